@@ -1,0 +1,59 @@
+//! The Greenroom plugin SDK: what a plugin author imports.
+//!
+//! A plugin library is a `cdylib` crate that calls [`export!`] once, naming a
+//! registration function for each plugin and module it provides:
+//!
+//! ```
+//! use greenroom_sdk::{PluginRegistrar, RegisterError, ServiceScope};
+//!
+//! greenroom_sdk::export! {
+//!     plugins: { "hello" => register_hello },
+//! }
+//!
+//! fn register_hello(plugin: &mut PluginRegistrar) -> Result<(), RegisterError> {
+//!     plugin
+//!         .depends_on_service("core.logger", "^1")
+//!         .provides_service("hello.greeter", "1.0.0", ServiceScope::Plugin);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The host reads the ids named in [`export!`] from the file before loading
+//! it, then calls the registration functions. A registration function that
+//! panics or returns an error fails its library with that message; the host
+//! and every other library go on.
+//!
+//! This crate links neither tokio nor axum, so a library that only declares
+//! features stays small.
+
+mod export;
+mod registrar;
+
+pub use greenroom_contract::{INTERFACE_VERSION, ServiceScope};
+pub use registrar::{ModuleRegistrar, PluginRegistrar, RegisterError};
+
+/// The version of this SDK, recorded in every library built with it.
+pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Items the [`export!`] macro expands to; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use abi_stable;
+    pub use greenroom_contract::{
+        Declaration, DeclarationBuilder, PluginError, PluginModule, PluginModuleRef, Registration,
+    };
+
+    pub use crate::export::{ModuleEntry, PluginEntry, no_shutdown, register};
+}
+
+#[cfg(test)]
+mod tests {
+    use greenroom_contract::ROOT_MODULE_SYMBOL;
+
+    #[test]
+    fn export_macro_uses_the_root_module_symbol() {
+        let source = include_str!("export.rs");
+        let literal = format!("export_name = \"{ROOT_MODULE_SYMBOL}\"");
+        assert!(source.contains(&literal), "export.rs must export `{literal}`");
+    }
+}

@@ -1,0 +1,205 @@
+//! Builders that plugin and module registration functions fill in.
+
+use std::fmt;
+
+use abi_stable::std_types::{RString, RVec};
+use greenroom_contract::{
+    Dependency, DependencyKind, ExtensionPointDescriptor, ModuleDescriptor, PluginDescriptor,
+    ServiceDescriptor, ServiceScope,
+};
+
+/// An error a registration function returns to refuse registering.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterError {
+    message: String,
+}
+
+impl RegisterError {
+    /// An error with the given message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for RegisterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for RegisterError {}
+
+impl From<String> for RegisterError {
+    fn from(message: String) -> Self {
+        Self::new(message)
+    }
+}
+
+impl From<&str> for RegisterError {
+    fn from(message: &str) -> Self {
+        Self::new(message)
+    }
+}
+
+/// What plugins and modules have in common: dependencies and provisions.
+#[derive(Default)]
+struct Features {
+    dependencies: Vec<Dependency>,
+    extension_points: Vec<ExtensionPointDescriptor>,
+    services: Vec<ServiceDescriptor>,
+}
+
+impl Features {
+    fn depend(&mut self, kind: DependencyKind, id: &str, version_req: &str, optional: bool) {
+        self.dependencies.push(Dependency {
+            kind,
+            id: id.into(),
+            version_req: version_req.into(),
+            optional,
+        });
+    }
+
+    fn extension_point(&mut self, id: &str, version: &str) {
+        self.extension_points.push(ExtensionPointDescriptor {
+            id: id.into(),
+            version: version.into(),
+        });
+    }
+
+    fn service(&mut self, id: &str, version: &str, scope: ServiceScope) {
+        self.services.push(ServiceDescriptor {
+            id: id.into(),
+            version: version.into(),
+            scope,
+        });
+    }
+}
+
+/// Describes one plugin: its version, what it needs and what it provides.
+pub struct PluginRegistrar {
+    id: String,
+    version: String,
+    features: Features,
+}
+
+impl PluginRegistrar {
+    pub(crate) fn new(id: &str, version: &str) -> Self {
+        Self {
+            id: id.to_string(),
+            version: version.to_string(),
+            features: Features::default(),
+        }
+    }
+
+    /// Sets the plugin's version; it defaults to the crate's Cargo version.
+    pub fn version(&mut self, version: &str) -> &mut Self {
+        self.version = version.to_string();
+        self
+    }
+
+    /// Declares that the plugin needs a service matching `version_req`.
+    pub fn depends_on_service(&mut self, id: &str, version_req: &str) -> &mut Self {
+        self.features
+            .depend(DependencyKind::Service, id, version_req, false);
+        self
+    }
+
+    /// Declares that the plugin uses a service if one matching is present.
+    pub fn optionally_depends_on_service(&mut self, id: &str, version_req: &str) -> &mut Self {
+        self.features
+            .depend(DependencyKind::Service, id, version_req, true);
+        self
+    }
+
+    /// Declares that the plugin initializes after another plugin.
+    pub fn depends_on_plugin(&mut self, id: &str, version_req: &str) -> &mut Self {
+        self.features
+            .depend(DependencyKind::Plugin, id, version_req, false);
+        self
+    }
+
+    /// Declares an extension point the plugin's modules can use.
+    pub fn provides_extension_point(&mut self, id: &str, version: &str) -> &mut Self {
+        self.features.extension_point(id, version);
+        self
+    }
+
+    /// Declares a service the plugin provides.
+    pub fn provides_service(&mut self, id: &str, version: &str, scope: ServiceScope) -> &mut Self {
+        self.features.service(id, version, scope);
+        self
+    }
+
+    pub(crate) fn into_descriptor(self) -> PluginDescriptor {
+        PluginDescriptor {
+            id: self.id.into(),
+            version: self.version.into(),
+            dependencies: RVec::from(self.features.dependencies),
+            extension_points: RVec::from(self.features.extension_points),
+            services: RVec::from(self.features.services),
+        }
+    }
+}
+
+/// Describes one module: what it needs and what it provides.
+pub struct ModuleRegistrar {
+    plugin_id: String,
+    module_id: String,
+    features: Features,
+}
+
+impl ModuleRegistrar {
+    pub(crate) fn new(plugin_id: &str, module_id: &str) -> Self {
+        Self {
+            plugin_id: plugin_id.to_string(),
+            module_id: module_id.to_string(),
+            features: Features::default(),
+        }
+    }
+
+    /// Declares that the module needs a service matching `version_req`.
+    pub fn depends_on_service(&mut self, id: &str, version_req: &str) -> &mut Self {
+        self.features
+            .depend(DependencyKind::Service, id, version_req, false);
+        self
+    }
+
+    /// Declares that the module uses a service if one matching is present.
+    pub fn optionally_depends_on_service(&mut self, id: &str, version_req: &str) -> &mut Self {
+        self.features
+            .depend(DependencyKind::Service, id, version_req, true);
+        self
+    }
+
+    /// Declares that the module registers into an extension point of its
+    /// plugin (or of another module of that plugin).
+    pub fn depends_on_extension_point(&mut self, id: &str, version_req: &str) -> &mut Self {
+        self.features
+            .depend(DependencyKind::ExtensionPoint, id, version_req, false);
+        self
+    }
+
+    /// Declares an extension point the other modules of the plugin can use.
+    pub fn provides_extension_point(&mut self, id: &str, version: &str) -> &mut Self {
+        self.features.extension_point(id, version);
+        self
+    }
+
+    /// Declares a service the module provides.
+    pub fn provides_service(&mut self, id: &str, version: &str, scope: ServiceScope) -> &mut Self {
+        self.features.service(id, version, scope);
+        self
+    }
+
+    pub(crate) fn into_descriptor(self) -> ModuleDescriptor {
+        ModuleDescriptor {
+            plugin_id: RString::from(self.plugin_id),
+            module_id: RString::from(self.module_id),
+            dependencies: RVec::from(self.features.dependencies),
+            extension_points: RVec::from(self.features.extension_points),
+            services: RVec::from(self.features.services),
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! The Greenroom plugin host as a library.
+//!
+//! A plugin library goes through one stage per module, in order:
+//! [`discover`] finds candidate files, [`check`] decides from the file's
+//! bytes whether it may be loaded, [`load`] opens a private copy, and
+//! [`register`] asks it what it provides. [`Backend`] runs the stages for a
+//! plugins directory and statically linked features; the `greenroom` binary
+//! is a thin command line over it.
+
+pub mod backend;
+pub mod check;
+pub mod discover;
+pub mod inspect;
+pub mod load;
+pub mod platform;
+pub mod register;
+pub mod report;
+
+pub use backend::{Backend, BackendError, RunningBackend};

@@ -1,0 +1,168 @@
+//! Everything that differs between operating systems, in one place.
+//!
+//! Linux is where Greenroom is built and tested. macOS and Windows need their
+//! own values for each item here and nothing elsewhere.
+
+use std::{
+    fs::{self, File, OpenOptions},
+    io,
+    path::Path,
+};
+
+/// The file extension of a dynamic library on this platform, without a dot.
+#[cfg(target_os = "linux")]
+pub const LIBRARY_EXTENSION: &str = "so";
+/// The file extension of a dynamic library on this platform, without a dot.
+#[cfg(target_os = "macos")]
+pub const LIBRARY_EXTENSION: &str = "dylib";
+/// The file extension of a dynamic library on this platform, without a dot.
+#[cfg(target_os = "windows")]
+pub const LIBRARY_EXTENSION: &str = "dll";
+
+/// The object file format of a dynamic library on this platform.
+#[cfg(target_os = "linux")]
+pub const OBJECT_FORMAT: object::BinaryFormat = object::BinaryFormat::Elf;
+/// The object file format of a dynamic library on this platform.
+#[cfg(target_os = "macos")]
+pub const OBJECT_FORMAT: object::BinaryFormat = object::BinaryFormat::MachO;
+/// The object file format of a dynamic library on this platform.
+#[cfg(target_os = "windows")]
+pub const OBJECT_FORMAT: object::BinaryFormat = object::BinaryFormat::Pe;
+
+/// The processor architecture this host was built for, as `object` names it.
+pub const ARCHITECTURE: object::Architecture = if cfg!(target_arch = "x86_64") {
+    object::Architecture::X86_64
+} else if cfg!(target_arch = "aarch64") {
+    object::Architecture::Aarch64
+} else {
+    object::Architecture::Unknown
+};
+
+/// Opens a file for reading without blocking, even if it is a FIFO or a device.
+///
+/// # Errors
+///
+/// Returns the operating system's error.
+pub fn open_without_blocking(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC);
+    }
+    options.open(path)
+}
+
+/// Creates a directory that only the current user can enter.
+///
+/// # Errors
+///
+/// Returns the operating system's error.
+pub fn create_private_dir(path: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path)
+}
+
+/// Creates a new file that only the current user can read, refusing to
+/// follow or overwrite anything already at `path`.
+///
+/// # Errors
+///
+/// Returns the operating system's error.
+pub fn create_private_file(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o500);
+    }
+    options.open(path)
+}
+
+/// A short name for the kind of a file that is not a regular file.
+pub fn file_kind(file_type: fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a FIFO";
+        }
+        if file_type.is_char_device() || file_type.is_block_device() {
+            return "a device";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+    }
+    if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_symlink() {
+        "a symbolic link"
+    } else if file_type.is_file() {
+        "a regular file"
+    } else {
+        "a special file"
+    }
+}
+
+/// The name of the signal that ended a child process, if one did.
+pub fn exit_signal(status: &std::process::ExitStatus) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        status.signal().map(signal_name)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = status;
+        None
+    }
+}
+
+#[cfg(unix)]
+fn signal_name(signal: i32) -> String {
+    let name = match signal {
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGTRAP => "SIGTRAP",
+        _ => return format!("signal {signal}"),
+    };
+    name.to_string()
+}
+
+/// Whether a parsed object file is an executable program rather than a
+/// library (a position-independent executable looks like a library to a
+/// generic parser; on ELF it is told apart by its program interpreter).
+pub fn is_executable(file: &object::File<'_>, bytes: &[u8]) -> bool {
+    use object::Object as _;
+
+    if file.kind() == object::ObjectKind::Executable {
+        return true;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use object::read::elf::{ElfFile64, ProgramHeader};
+
+        if let Ok(elf) = ElfFile64::<object::Endianness>::parse(bytes) {
+            let endian = elf.endian();
+            return elf
+                .elf_program_headers()
+                .iter()
+                .any(|header| header.p_type(endian) == object::elf::PT_INTERP);
+        }
+    }
+    let _ = bytes;
+    false
+}

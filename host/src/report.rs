@@ -1,0 +1,149 @@
+//! What happened to each library file, for people and for scripts.
+
+use std::fmt::Write as _;
+
+use camino::Utf8PathBuf;
+use serde::{Deserialize, Serialize};
+
+use crate::register::Features;
+
+/// The stage of a library's life at which it was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// Finding files in the plugins directory.
+    Discover,
+    /// Checking the file before loading it.
+    Check,
+    /// Copying and opening the library.
+    Load,
+    /// Asking the library what it provides.
+    Register,
+}
+
+/// What became of one library.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum Status {
+    /// Loaded and registered.
+    Ok,
+    /// Refused, with the stage and the reason.
+    Refused {
+        /// Where it was refused.
+        stage: Stage,
+        /// Why, in one line (a layout refusal adds a short summary).
+        reason: String,
+    },
+}
+
+/// The report on one library file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LibraryReport {
+    /// The file, or the name of a statically linked library.
+    pub file: Utf8PathBuf,
+    /// The SHA-256 of the checked and loaded bytes.
+    pub sha256: Option<String>,
+    /// The library's name from its declaration.
+    pub library: Option<String>,
+    /// The interface version it was built against.
+    pub interface: Option<String>,
+    /// The SDK version it was built with.
+    pub sdk: Option<String>,
+    /// Capabilities of the current interface this library lacks.
+    #[serde(default)]
+    pub missing_capabilities: Vec<String>,
+    /// What became of it.
+    #[serde(flatten)]
+    pub status: Status,
+    /// What it provides, once registered.
+    pub features: Option<Features>,
+}
+
+impl LibraryReport {
+    /// A report for a file refused before anything was known about it.
+    pub fn refused(file: Utf8PathBuf, stage: Stage, reason: String) -> Self {
+        Self {
+            file,
+            sha256: None,
+            library: None,
+            interface: None,
+            sdk: None,
+            missing_capabilities: Vec::new(),
+            status: Status::Refused { stage, reason },
+            features: None,
+        }
+    }
+
+    /// Whether the library was refused.
+    pub fn is_refused(&self) -> bool {
+        matches!(self.status, Status::Refused { .. })
+    }
+
+    /// The one-line (or, for layout refusals, few-line) status for people.
+    pub fn status_line(&self) -> String {
+        match &self.status {
+            Status::Ok => format!("ok      {}", self.file),
+            Status::Refused { reason, .. } => format!("refused {}: {reason}", self.file),
+        }
+    }
+}
+
+/// Renders reports as a table a person can read.
+pub fn render_table(reports: &[LibraryReport]) -> String {
+    let mut out = String::new();
+    for report in reports {
+        let _ = writeln!(out, "{}", report.status_line());
+        let facts: Vec<String> = [
+            report.library.as_ref().map(|name| format!("library {name}")),
+            report.interface.as_ref().map(|version| format!("interface {version}")),
+            report.sdk.as_ref().map(|version| format!("sdk {version}")),
+            report.sha256.as_ref().map(|hash| format!("sha256 {}", &hash[..16.min(hash.len())])),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !facts.is_empty() {
+            let _ = writeln!(out, "        {}", facts.join(", "));
+        }
+        for capability in &report.missing_capabilities {
+            let _ = writeln!(
+                out,
+                "        missing capability: {capability} (built against an older interface; not called)"
+            );
+        }
+        if let Some(features) = &report.features {
+            render_features(&mut out, features);
+        }
+    }
+    out
+}
+
+fn render_features(out: &mut String, features: &Features) {
+    let plugins = features.plugins.iter().map(|plugin| {
+        (format!("plugin {} {}", plugin.id, plugin.version), &plugin.features)
+    });
+    let modules = features.modules.iter().map(|module| {
+        (format!("module {}/{}", module.plugin_id, module.module_id), &module.features)
+    });
+    for (name, set) in plugins.chain(modules) {
+        let _ = writeln!(out, "        {name}");
+        for point in &set.extension_points {
+            let _ = writeln!(out, "          provides extension point {} {}", point.id, point.version);
+        }
+        for service in &set.services {
+            let _ = writeln!(
+                out,
+                "          provides {} service {} {}",
+                service.scope, service.id, service.version
+            );
+        }
+        for dependency in &set.dependencies {
+            let optional = if dependency.optional { " (optional)" } else { "" };
+            let _ = writeln!(
+                out,
+                "          needs {} {} {}{optional}",
+                dependency.kind, dependency.id, dependency.version_req
+            );
+        }
+    }
+}
