@@ -269,23 +269,42 @@ fn translate(error: LibraryError, copy: &Utf8Path) -> LoadError {
     }
 }
 
+/// Picks the errors out of abi_stable's layout report: each `Error:` line
+/// with the `Expected:` and `Found:` values after it.
 fn summarize(report: &str) -> String {
     let lines: Vec<&str> = report
         .lines()
         .map(str::trim)
         .filter(|line| !line.is_empty())
         .collect();
-    let mut summary: Vec<String> = lines
+    let errors: Vec<String> = lines
         .iter()
-        .take(LAYOUT_SUMMARY_LINES)
-        .map(|line| truncate(line, 160))
+        .enumerate()
+        .filter_map(|(index, line)| {
+            let what = line.strip_prefix("Error:")?.trim();
+            let value_after = |label: &str| {
+                lines[index..]
+                    .iter()
+                    .position(|line| *line == label)
+                    .and_then(|offset| lines.get(index + offset + 1))
+                    .map_or("?", |value| value)
+            };
+            let line = format!(
+                "layout error: {what}: expected `{}`, found `{}`",
+                value_after("Expected:"),
+                value_after("Found:")
+            );
+            Some(truncate(&line, 160))
+        })
         .collect();
-    if lines.len() > LAYOUT_SUMMARY_LINES {
-        summary.push(format!(
-            "... {} more lines at debug level (RUST_LOG=greenroom=debug)",
-            lines.len() - LAYOUT_SUMMARY_LINES
-        ));
-    }
+
+    let mut summary: Vec<String> = errors.iter().take(LAYOUT_SUMMARY_LINES).cloned().collect();
+    let hidden = errors.len().saturating_sub(LAYOUT_SUMMARY_LINES);
+    summary.push(format!(
+        "{}the full report ({} lines) is logged at debug level (RUST_LOG=greenroom_host=debug)",
+        if hidden > 0 { format!("{hidden} more errors; ") } else { String::new() },
+        lines.len()
+    ));
     summary.join("\n")
 }
 
@@ -302,15 +321,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_long_report_is_summarized_in_five_lines() {
-        let report: String = (0..600).map(|line| format!("line {line}\n")).collect();
-        let summary = summarize(&report);
-        assert_eq!(summary.lines().count(), LAYOUT_SUMMARY_LINES + 1);
-        assert!(summary.ends_with("... 596 more lines at debug level (RUST_LOG=greenroom=debug)"));
-    }
+    fn the_summary_names_each_error_in_at_most_five_lines() {
+        let mut report = String::from("Compared <this>:\n--- Type Layout ---\n");
+        for index in 0..7 {
+            report.push_str(&format!(
+                "Error:mismatched package\nExpected:\n    crate-a{index}\nFound:\n    crate-b\n"
+            ));
+        }
 
-    #[test]
-    fn a_short_report_is_kept_whole() {
-        assert_eq!(summarize("one\n\n two \n"), "one\ntwo");
+        let summary = summarize(&report);
+
+        let lines: Vec<&str> = summary.lines().collect();
+        assert_eq!(lines.len(), LAYOUT_SUMMARY_LINES + 1);
+        assert_eq!(
+            lines[0],
+            "layout error: mismatched package: expected `crate-a0`, found `crate-b`"
+        );
+        assert_eq!(
+            lines[4],
+            "3 more errors; the full report (37 lines) is logged at debug level \
+             (RUST_LOG=greenroom_host=debug)"
+        );
     }
 }

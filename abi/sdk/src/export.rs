@@ -22,7 +22,16 @@ pub type ModuleEntry = (
     fn(&mut ModuleRegistrar) -> Result<(), RegisterError>,
 );
 
-/// Runs every registration function of a library, catching panics.
+/// Runs the registration functions of a library's plugins and modules,
+/// catching panics, and returns what they registered.
+///
+/// [`export!`](crate::export) calls it from the library's registration entry
+/// point; a host that links features in statically calls it directly.
+///
+/// # Errors
+///
+/// Returns the first error a registration function returns, or the message
+/// of its panic.
 pub fn register(
     plugins: &[PluginEntry],
     modules: &[ModuleEntry],
@@ -104,6 +113,24 @@ macro_rules! export {
             $($(.module($module_plugin, $module_id))*)?
             .build();
 
+        $crate::__export_root_module! {
+            $(plugins: { $($plugin_id => $plugin_fn),* })?
+            $(modules: { $(($module_plugin, $module_id) => $module_fn),* })?
+        }
+    };
+}
+
+/// Exports the root module alone; [`export!`] also writes the declaration.
+///
+/// Test fixtures use it to pair a root module with a hand-made declaration.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_root_module {
+    (
+        $(plugins: { $($plugin_id:literal => $plugin_fn:path),* $(,)? } $(,)?)?
+        $(modules: { $(($module_plugin:literal, $module_id:literal) => $module_fn:path),* $(,)? }
+        $(,)?)?
+    ) => {
         /// The abi_stable header through which the host finds the root module.
         #[unsafe(export_name = "_1as_0lib_1header_0root_bmodule_bloader")]
         pub static GREENROOM_ROOT_MODULE: $crate::__private::abi_stable::library::LibHeader = {
@@ -114,33 +141,33 @@ macro_rules! export {
             };
             use $crate::__private::{PluginModule, PluginModuleRef};
 
-            extern "C" fn register() -> RResult<
+            extern "C" fn __greenroom_register() -> RResult<
                 $crate::__private::Registration,
                 $crate::__private::PluginError,
             > {
-                $crate::__private::register(
+                $crate::register(
                     &[$($(($plugin_id, env!("CARGO_PKG_VERSION"), $plugin_fn)),*)?],
                     &[$($(($module_plugin, $module_id, $module_fn)),*)?],
                 )
             }
 
-            fn root_module() -> PluginModuleRef {
+            fn __greenroom_root_module() -> PluginModuleRef {
                 PluginModule {
-                    register,
+                    register: __greenroom_register,
                     shutdown: $crate::__private::no_shutdown,
                 }
                 .leak_into_prefix()
             }
 
-            extern "C" fn load_root_module() -> RootModuleResult {
-                __call_root_module_loader(root_module)
+            extern "C" fn __greenroom_load_root_module() -> RootModuleResult {
+                __call_root_module_loader(__greenroom_root_module)
             }
 
-            // SAFETY: `load_root_module` returns the module whose type is
+            // SAFETY: `__greenroom_load_root_module` returns the module whose type is
             // named here, and the layout check stays on.
             unsafe {
                 LibHeader::from_constructor::<PluginModuleRef>(
-                    load_root_module,
+                    __greenroom_load_root_module,
                     CheckTypeLayout::Yes,
                 )
             }

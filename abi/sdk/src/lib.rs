@@ -30,6 +30,7 @@ mod export;
 mod registrar;
 
 pub use greenroom_contract::{INTERFACE_VERSION, ServiceScope};
+pub use export::{ModuleEntry, PluginEntry, register};
 pub use registrar::{ModuleRegistrar, PluginRegistrar, RegisterError};
 
 /// The version of this SDK, recorded in every library built with it.
@@ -43,7 +44,7 @@ pub mod __private {
         Declaration, DeclarationBuilder, PluginError, PluginModule, PluginModuleRef, Registration,
     };
 
-    pub use crate::export::{ModuleEntry, PluginEntry, no_shutdown, register};
+    pub use crate::export::no_shutdown;
 }
 
 #[cfg(test)]
