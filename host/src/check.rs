@@ -143,6 +143,15 @@ pub struct CheckedLibrary {
 /// Returns the first check the file fails.
 pub fn check(path: &Utf8Path, options: &CheckOptions) -> Result<CheckedLibrary, CheckError> {
     let bytes = read_regular_file(path, options.max_file_size)?;
+    check_bytes(path, bytes)
+}
+
+/// Runs every check that looks at a file's bytes, once they are read.
+///
+/// # Errors
+///
+/// Returns the first check the bytes fail.
+pub fn check_bytes(path: &Utf8Path, bytes: Vec<u8>) -> Result<CheckedLibrary, CheckError> {
     let sha256 = hex(&Sha256::digest(&bytes));
     let declaration = object_file::read_declaration(&bytes)?;
     let revision = select_revision(&declaration)?;
@@ -157,7 +166,12 @@ pub fn check(path: &Utf8Path, options: &CheckOptions) -> Result<CheckedLibrary, 
 
 /// Reads a regular file of at most `limit` bytes, without blocking on
 /// special files and without trusting a size read before opening.
-fn read_regular_file(path: &Utf8Path, limit: u64) -> Result<Vec<u8>, CheckError> {
+///
+/// # Errors
+///
+/// Returns an error when the entry is not a regular file (or a symbolic
+/// link to one), is too large or empty, or cannot be read.
+pub fn read_regular_file(path: &Utf8Path, limit: u64) -> Result<Vec<u8>, CheckError> {
     let link = std::fs::symlink_metadata(path).map_err(|source| CheckError::Read { source })?;
     if !link.is_file() && !link.is_symlink() {
         return Err(CheckError::NotRegular {

@@ -116,7 +116,12 @@ impl PrivateDir {
         &self.path
     }
 
-    fn write_copy(&self, checked: &CheckedLibrary) -> Result<Utf8PathBuf, LoadError> {
+    /// Writes the checked bytes to a new private file and returns its path.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error when the file cannot be written.
+    pub fn write_copy(&self, checked: &CheckedLibrary) -> Result<Utf8PathBuf, LoadError> {
         let number = self.next.fetch_add(1, Ordering::Relaxed);
         let name = checked.path.file_name().unwrap_or("library");
         let path = self.path.join(format!("{number}-{name}"));
@@ -213,10 +218,7 @@ pub fn load_as(
     revision: InterfaceRevision,
 ) -> Result<LoadedLibrary, LoadError> {
     let copy = private.write_copy(&checked)?;
-    let opened = {
-        let _guard = LOAD_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        open(&copy, revision)
-    };
+    let opened = open_copy(&copy, revision);
     let _ = std::fs::remove_file(&copy);
 
     let root = opened?;
@@ -230,7 +232,14 @@ pub fn load_as(
     })
 }
 
-fn open(copy: &Utf8Path, revision: InterfaceRevision) -> Result<RootModule, LoadError> {
+/// Opens a private copy and reads its root module as `revision`, holding
+/// the process-wide load lock so that one library is opened at a time.
+///
+/// # Errors
+///
+/// Returns an error when the dynamic loader or abi_stable refuses the copy.
+pub fn open_copy(copy: &Utf8Path, revision: InterfaceRevision) -> Result<RootModule, LoadError> {
+    let _guard = LOAD_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let header = abi_stable::library::lib_header_from_path(copy.as_std_path())
         .map_err(|error| translate(error, copy))?;
     match revision {

@@ -1,0 +1,8 @@
+//! Integration tests: the `greenroom` binary and the host library against
+//! real plugin files built by cargo.
+//!
+//! Tests cannot build plugins while cargo holds the target directory, so the
+//! files are built first (`cargo xtask test` does both); a test that finds
+//! one missing fails with the command to run.
+
+mod artifacts;

@@ -1,0 +1,131 @@
+//! Building the workspace and installing plugin libraries atomically.
+
+use std::{
+    io::Write,
+    process::{Command, Stdio},
+};
+
+use anyhow::{Context, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+
+/// Where the workspace and its build output are.
+pub(crate) struct Workspace {
+    /// The workspace root.
+    pub(crate) root: Utf8PathBuf,
+    /// The directory debug artifacts are written to.
+    pub(crate) target_dir: Utf8PathBuf,
+    /// The plugin crates: package name and library file name.
+    pub(crate) plugins: Vec<(String, String)>,
+}
+
+/// Runs cargo with `args`, saying what it does first.
+pub(crate) fn cargo(args: &[&str], what: &str) -> anyhow::Result<()> {
+    println!("==> {what}: cargo {}", args.join(" "));
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    run(Command::new(cargo).args(args))
+}
+
+/// Runs a command to completion, failing if it fails.
+pub(crate) fn run(command: &mut Command) -> anyhow::Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("cannot run {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed with {status}");
+    }
+    Ok(())
+}
+
+/// Reads the workspace layout from `cargo metadata`.
+pub(crate) fn workspace() -> anyhow::Result<Workspace> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let output = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps", "--locked"])
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot run cargo metadata")?;
+    if !output.status.success() {
+        bail!("cargo metadata failed with {}", output.status);
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+
+    let root = Utf8PathBuf::from(metadata["workspace_root"].as_str().unwrap_or_default());
+    let target_dir =
+        Utf8PathBuf::from(metadata["target_directory"].as_str().unwrap_or_default()).join("debug");
+    let plugins_dir = root.join("plugins");
+    let plugins = metadata["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|package| {
+            let manifest = Utf8Path::new(package["manifest_path"].as_str().unwrap_or_default());
+            manifest.starts_with(&plugins_dir) && is_cdylib(package)
+        })
+        .filter_map(|package| {
+            let name = package["name"].as_str()?.to_string();
+            let library = format!("lib{}.{}", name.replace('-', "_"), LIBRARY_EXTENSION);
+            Some((name, library))
+        })
+        .collect();
+    Ok(Workspace {
+        root,
+        target_dir,
+        plugins,
+    })
+}
+
+fn is_cdylib(package: &serde_json::Value) -> bool {
+    package["targets"].as_array().into_iter().flatten().any(|target| {
+        target["crate_types"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|kind| kind == "cdylib")
+    })
+}
+
+use greenroom_host::platform::LIBRARY_EXTENSION;
+
+/// Builds the workspace and installs every plugin crate's library into
+/// `plugins/`.
+pub(crate) fn build_and_install() -> anyhow::Result<Workspace> {
+    let workspace = workspace()?;
+    cargo(
+        &["build", "--workspace", "--locked"],
+        &format!("building {} plugin crate(s) with the workspace", workspace.plugins.len()),
+    )?;
+    let plugins_dir = workspace.root.join("plugins");
+    for (name, library) in &workspace.plugins {
+        let installed_name = format!(
+            "{}.{LIBRARY_EXTENSION}",
+            name.strip_prefix("greenroom-plugin-").unwrap_or(name)
+        );
+        let source = workspace.target_dir.join(library);
+        let destination = plugins_dir.join(&installed_name);
+        let bytes = install(&source, &destination)?;
+        println!("    installed {destination} ({:.1} MB)", bytes as f64 / 1e6);
+    }
+    Ok(workspace)
+}
+
+/// Copies `source` to `destination` atomically: the bytes go to a hidden
+/// temporary file in the same directory, which is then renamed over the
+/// destination. A running host that mapped the old file keeps its inode.
+pub(crate) fn install(source: &Utf8Path, destination: &Utf8Path) -> anyhow::Result<u64> {
+    let bytes = std::fs::read(source)
+        .with_context(|| format!("cannot read {source}; was it built?"))?;
+    let directory = destination.parent().context("the destination has no directory")?;
+    let temporary = directory.join(format!(
+        ".{}.{}.tmp",
+        destination.file_name().unwrap_or("plugin"),
+        std::process::id()
+    ));
+    let mut file = std::fs::File::create(&temporary)
+        .with_context(|| format!("cannot create {temporary}"))?;
+    file.write_all(&bytes)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&temporary, destination)
+        .with_context(|| format!("cannot rename {temporary} to {destination}"))?;
+    Ok(bytes.len() as u64)
+}

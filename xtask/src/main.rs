@@ -1,0 +1,69 @@
+//! Project automation, run as `cargo xtask <command>`.
+
+#![allow(clippy::print_stdout, reason = "xtask reports to the person running it")]
+
+mod bench;
+mod build;
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  build-plugins     build every crate in plugins/ and install its library into plugins/
+  test              build plugins and fixtures, then run fmt check, clippy and every test
+  run               build and install the plugins, then start greenroom
+  bench load        time each loading stage for 1, 10 and 100 plugins beside raw dlopen
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> anyhow::Result<()> {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["build-plugins"] => build::build_and_install().map(drop),
+        ["test"] => test(),
+        ["run", rest @ ..] => {
+            let workspace = build::build_and_install()?;
+            let greenroom = workspace.target_dir.join("greenroom");
+            build::run(
+                std::process::Command::new(greenroom)
+                    .arg("start")
+                    .arg("--plugins")
+                    .arg(workspace.root.join("plugins"))
+                    .args(rest),
+            )
+        }
+        ["bench", "load", rest @ ..] => bench::load(rest),
+        ["bench-worker", rest @ ..] => bench::worker(rest),
+        [] | ["help" | "--help" | "-h"] => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        _ => bail!("unknown command `{}`\n\n{USAGE}", args.join(" ")),
+    }
+}
+
+/// The project's test command: what CI runs.
+fn test() -> anyhow::Result<()> {
+    build::cargo(&["build", "--workspace", "--locked"], "building plugins, fixtures and the host")?;
+    build::cargo(&["fmt", "--all", "--check"], "checking formatting (fix: cargo fmt --all)")
+        .context("code is not formatted: run `cargo fmt --all`")?;
+    build::cargo(
+        &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"],
+        "running clippy with warnings as errors",
+    )?;
+    build::cargo(&["test", "--workspace", "--locked"], "running every test")
+}
