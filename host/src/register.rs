@@ -111,6 +111,14 @@ pub enum RegisterError {
         /// What the parser said.
         reason: String,
     },
+    /// A configuration schema is not JSON.
+    #[error("{what} has a configuration schema that is not valid JSON Schema: {reason}")]
+    InvalidSchema {
+        /// Whose schema it is.
+        what: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// Registered features differ from the declaration in the file.
     #[error("the library registers {registered} but its declaration lists {declared}; rebuild it with greenroom_sdk::export!")]
     Mismatch {
@@ -223,6 +231,8 @@ pub struct Plugin {
     pub id: PluginId,
     /// Its own version.
     pub version: Version,
+    /// The JSON Schema of its configuration, if it declared one.
+    pub config_schema: Option<serde_json::Value>,
     /// What it needs, what it provides.
     #[serde(flatten)]
     pub features: FeatureSet,
@@ -315,6 +325,7 @@ pub fn validate(registration: contract::Registration) -> Result<Features, Regist
             let what = format!("plugin `{id}`");
             Ok(Plugin {
                 version: parse_version(&what, "version", &plugin.version)?,
+                config_schema: parse_schema(&what, &plugin.config_schema)?,
                 features: feature_set(
                     &what,
                     plugin.dependencies,
@@ -402,6 +413,24 @@ fn feature_set(
         extension_points,
         services,
     })
+}
+
+fn parse_schema(what: &str, text: &str) -> Result<Option<serde_json::Value>, RegisterError> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let schema: serde_json::Value =
+        serde_json::from_str(text).map_err(|error| RegisterError::InvalidSchema {
+            what: what.to_string(),
+            reason: error.to_string(),
+        })?;
+    if !schema.is_object() && !schema.is_boolean() {
+        return Err(RegisterError::InvalidSchema {
+            what: what.to_string(),
+            reason: "a schema is a JSON object or a boolean".to_string(),
+        });
+    }
+    Ok(Some(schema))
 }
 
 fn parse_version(what: &str, field: &'static str, value: &str) -> Result<Version, RegisterError> {

@@ -33,6 +33,10 @@ pub struct PluginDescriptor {
     pub extension_points: RVec<ExtensionPointDescriptor>,
     /// The services the plugin provides to others.
     pub services: RVec<ServiceDescriptor>,
+    /// A JSON Schema (as JSON text) for the plugin's configuration: the
+    /// value under the plugin's id at the top level of the app config.
+    /// Empty when the plugin takes no configuration.
+    pub config_schema: RString,
 }
 
 /// A module: extends one plugin through that plugin's extension points.

@@ -81,6 +81,7 @@ impl Features {
 pub struct PluginRegistrar {
     id: String,
     version: String,
+    config_schema: String,
     features: Features,
 }
 
@@ -89,8 +90,21 @@ impl PluginRegistrar {
         Self {
             id: id.to_string(),
             version: version.to_string(),
+            config_schema: String::new(),
             features: Features::default(),
         }
+    }
+
+    /// Sets the JSON Schema of the plugin's configuration, the value under
+    /// the plugin's id in the app config. The host checks every plugin's
+    /// configuration against its schema before anything starts.
+    ///
+    /// ```ignore
+    /// plugin.config_schema(include_str!("../config.schema.json"));
+    /// ```
+    pub fn config_schema(&mut self, schema: &str) -> &mut Self {
+        self.config_schema = schema.to_string();
+        self
     }
 
     /// Sets the plugin's version; it defaults to the crate's Cargo version.
@@ -139,6 +153,7 @@ impl PluginRegistrar {
             dependencies: RVec::from(self.features.dependencies),
             extension_points: RVec::from(self.features.extension_points),
             services: RVec::from(self.features.services),
+            config_schema: self.config_schema.into(),
         }
     }
 }
