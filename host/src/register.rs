@@ -120,7 +120,9 @@ pub enum RegisterError {
         reason: String,
     },
     /// Registered features differ from the declaration in the file.
-    #[error("the library registers {registered} but its declaration lists {declared}; rebuild it with greenroom_sdk::export!")]
+    #[error(
+        "the library registers {registered} but its declaration lists {declared}; rebuild it with greenroom_sdk::export!"
+    )]
     Mismatch {
         /// What it registered.
         registered: String,
@@ -188,8 +190,7 @@ impl fmt::Display for PluginId {
 pub struct FeatureId(String);
 
 impl FeatureId {
-    const RULE: &'static str =
-        "use words of lowercase letters, digits and dashes, each starting with a letter, joined by dots";
+    const RULE: &'static str = "use words of lowercase letters, digits and dashes, each starting with a letter, joined by dots";
 
     /// Validates `id`.
     ///
@@ -197,7 +198,10 @@ impl FeatureId {
     ///
     /// Returns an error naming the rule when `id` breaks it.
     pub fn parse(what: &'static str, id: &str) -> Result<Self, RegisterError> {
-        if id.split('.').all(|word| PluginId::parse(what, word).is_ok()) {
+        if id
+            .split('.')
+            .all(|word| PluginId::parse(what, word).is_ok())
+        {
             Ok(Self(id.to_string()))
         } else {
             Err(RegisterError::InvalidId {
@@ -450,15 +454,23 @@ fn check_against_declaration(
         .plugins
         .iter()
         .map(|plugin| format!("plugin `{}`", plugin.id))
-        .chain(features.modules.iter().map(|module| {
-            format!("module `{}/{}`", module.plugin_id, module.module_id)
-        }))
+        .chain(
+            features
+                .modules
+                .iter()
+                .map(|module| format!("module `{}/{}`", module.plugin_id, module.module_id)),
+        )
         .collect();
     let declared: BTreeSet<String> = declaration
         .plugins
         .iter()
         .map(|id| format!("plugin `{id}`"))
-        .chain(declaration.modules.iter().map(|(plugin, module)| format!("module `{plugin}/{module}`")))
+        .chain(
+            declaration
+                .modules
+                .iter()
+                .map(|(plugin, module)| format!("module `{plugin}/{module}`")),
+        )
         .collect();
     let count = features.plugins.len() + features.modules.len();
     if registered == declared && registered.len() == count {

@@ -36,7 +36,10 @@ pub fn greenroom() -> Utf8PathBuf {
 
 /// A fixture library by crate directory name, such as `register-panics`.
 pub fn fixture(name: &str) -> Utf8PathBuf {
-    built(&format!("libgreenroom_fixture_{}.so", name.replace('-', "_")))
+    built(&format!(
+        "libgreenroom_fixture_{}.so",
+        name.replace('-', "_")
+    ))
 }
 
 /// A scratch directory, emptied and unique to this test.

@@ -21,11 +21,10 @@ pub(super) fn read_declaration(bytes: &[u8]) -> Result<ParsedDeclaration, CheckE
     check_platform(&file, bytes)?;
     check_complete(&file, bytes.len() as u64)?;
 
-    let declaration_bytes = exported_data(&file, DECLARATION_SYMBOL)?.ok_or(
-        CheckError::NotAPlugin {
+    let declaration_bytes =
+        exported_data(&file, DECLARATION_SYMBOL)?.ok_or(CheckError::NotAPlugin {
             symbol: DECLARATION_SYMBOL,
-        },
-    )?;
+        })?;
     let declaration = ParsedDeclaration::parse(declaration_bytes)?;
     if find_exported(&file, ROOT_MODULE_SYMBOL).is_none() {
         return Err(CheckError::NoRootModule);
@@ -58,7 +57,7 @@ fn check_complete(file: &object::File<'_>, len: u64) -> Result<(), CheckError> {
     let segment_ranges = file.segments().map(|segment| segment.file_range());
     let section_ranges = file.sections().filter_map(|section| section.file_range());
     for (offset, size) in segment_ranges.chain(section_ranges) {
-        let end = offset.checked_add(size).unwrap_or(u64::MAX);
+        let end = offset.saturating_add(size);
         if end > len {
             return Err(CheckError::Truncated { end, len });
         }
