@@ -9,6 +9,7 @@
 
 pub mod backend;
 pub mod check;
+pub mod config;
 pub mod discover;
 pub mod inspect;
 pub mod load;
