@@ -23,6 +23,8 @@ mod load;
 mod merge;
 mod schema;
 mod secret;
+mod selection;
+mod startup;
 mod substitute;
 mod tree;
 mod unknown;
@@ -38,4 +40,6 @@ pub use schema::{
     ConfigProblem, ProblemKind, check_all, check_host, check_plugins, check_unclaimed_keys,
 };
 pub use secret::{SECRET_ANNOTATION, mark_schema_secrets};
+pub use selection::{EXCLUDE_KEY, INCLUDE_KEY, PluginSelection, glob_matches};
+pub use startup::{BootFailure, StartupPolicy};
 pub use tree::{Origin, REDACTED, Source};
