@@ -14,6 +14,7 @@
 //! printed configuration say `<secret>` instead.
 
 mod access;
+mod command;
 mod env;
 mod error;
 mod host;
@@ -32,6 +33,9 @@ mod walk;
 mod yaml;
 
 pub use access::Config;
+pub use command::{
+    CheckReport, PLUGINS_DIR_KEY, PluginSchemas, check_config, plugins_dir, print_config,
+};
 pub use env::OVERRIDE_PREFIX;
 pub use error::{ConfigError, ConfigErrors};
 pub use host::{HOST_KEY, host_schema};

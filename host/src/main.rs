@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use greenroom_host::{
     Backend,
     check::{CheckOptions, DEFAULT_MAX_FILE_SIZE},
+    config::{self, ConfigLoader, PluginSchemas},
     inspect::{self, InspectOptions},
     report::{LibraryReport, render_table},
 };
@@ -28,6 +29,12 @@ enum Command {
     /// Load every plugin in this process, print what happened, and exit
     /// non-zero if any file was refused.
     Check(LoadArgs),
+    /// Check or print the configuration (app-config*.yaml and
+    /// GREENROOM_CONFIG_* variables).
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Describe library files, loading each in a child process.
     Inspect {
         /// Directories to scan or files to inspect [default: plugins].
@@ -49,6 +56,36 @@ enum Command {
         #[command(flatten)]
         limits: Limits,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Load the configuration, check it against the host's schema and every
+    /// plugin's, print every problem, and exit 1 on any error.
+    Check {
+        #[command(flatten)]
+        args: ConfigArgs,
+        /// Treat keys no schema declares as errors, not warnings.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Print the merged configuration as YAML, secrets shown as <secret>.
+    Print {
+        #[command(flatten)]
+        args: ConfigArgs,
+    },
+}
+
+#[derive(Args)]
+struct ConfigArgs {
+    /// Read this file instead of the app-config*.yaml files; repeat it for
+    /// several, the last one winning.
+    #[arg(long = "config", value_name = "FILE")]
+    files: Vec<Utf8PathBuf>,
+    /// The plugins directory whose schemas apply [default:
+    /// backend.plugins.dir, else plugins when it exists].
+    #[arg(long, value_name = "DIR")]
+    plugins: Option<Utf8PathBuf>,
 }
 
 #[derive(Args)]
@@ -99,6 +136,7 @@ fn main() -> ExitCode {
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Start(args) => start(args),
+        Command::Config { command } => config_command(command),
         Command::Check(args) => {
             let backend = backend(args).start()?;
             print!("{}", render_table(backend.reports()));
@@ -136,6 +174,43 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 .file(file)
                 .start()?;
             println!("{}", serde_json::to_string(&backend.reports()[0])?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn config_command(command: ConfigCommand) -> anyhow::Result<ExitCode> {
+    let (ConfigCommand::Check { args, .. } | ConfigCommand::Print { args }) = &command;
+    let loader = args
+        .files
+        .iter()
+        .fold(ConfigLoader::new().process_env(), |loader, file| {
+            loader.file(file)
+        });
+    let loaded = loader.load().map_err(|errors| errors.0).and_then(|config| {
+        let dir = config::plugins_dir(&config, args.plugins.clone()).map_err(|e| vec![e])?;
+        Ok((config, dir))
+    });
+    let (config, dir) = match loaded {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            errors.iter().for_each(|error| eprintln!("error: {error}"));
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let schemas = match dir {
+        Some(dir) => PluginSchemas::from_dir(&dir)?,
+        None => PluginSchemas::none(),
+    };
+
+    match command {
+        ConfigCommand::Check { strict, .. } => {
+            let report = config::check_config(&config, &schemas, strict);
+            print!("{}", report.render());
+            Ok(exit_code(report.failed()))
+        }
+        ConfigCommand::Print { .. } => {
+            print!("{}", config::print_config(&config, &schemas));
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -9,7 +9,7 @@ use std::{
 use camino::{Utf8Path, Utf8PathBuf};
 
 /// The directory cargo put this test binary's siblings in (`target/debug`).
-pub fn target_dir() -> Utf8PathBuf {
+pub(crate) fn target_dir() -> Utf8PathBuf {
     let exe = std::env::current_exe().expect("the test binary has a path");
     let exe = Utf8PathBuf::from_path_buf(exe).expect("the target directory is UTF-8");
     exe.parent()
@@ -30,12 +30,12 @@ fn built(name: &str) -> Utf8PathBuf {
 }
 
 /// The `greenroom` binary.
-pub fn greenroom() -> Utf8PathBuf {
+pub(crate) fn greenroom() -> Utf8PathBuf {
     built("greenroom")
 }
 
 /// A fixture library by crate directory name, such as `register-panics`.
-pub fn fixture(name: &str) -> Utf8PathBuf {
+pub(crate) fn fixture(name: &str) -> Utf8PathBuf {
     built(&format!(
         "libgreenroom_fixture_{}.so",
         name.replace('-', "_")
@@ -43,7 +43,7 @@ pub fn fixture(name: &str) -> Utf8PathBuf {
 }
 
 /// A scratch directory, emptied and unique to this test.
-pub fn scratch(test: &str) -> Utf8PathBuf {
+pub(crate) fn scratch(test: &str) -> Utf8PathBuf {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let number = NEXT.fetch_add(1, Ordering::Relaxed);
     let dir = target_dir()
@@ -55,7 +55,7 @@ pub fn scratch(test: &str) -> Utf8PathBuf {
 }
 
 /// Runs `greenroom` with `args` and returns what it did.
-pub fn run_greenroom(args: &[&str]) -> Output {
+pub(crate) fn run_greenroom(args: &[&str]) -> Output {
     Command::new(greenroom())
         .args(args)
         .env("RUST_LOG", "warn")

@@ -6,3 +6,4 @@
 //! one missing fails with the command to run.
 
 mod artifacts;
+mod config;

@@ -165,11 +165,17 @@ mod tests {
             panic!("malformed");
         };
         assert_eq!(problems.len(), 2);
+        let reasons: Vec<&str> = problems
+            .iter()
+            .map(|problem| match problem {
+                Problem::Malformed(reason) => reason.as_str(),
+                Problem::Unset(variable) => panic!("{variable} is not the problem"),
+            })
+            .collect();
         assert!(
-            matches!(&problems[0], Problem::Malformed(reason) if reason.starts_with("`${not a name}` does not name"))
+            reasons[0].starts_with("`${not a name}` does not name"),
+            "{reasons:?}"
         );
-        assert!(
-            matches!(&problems[1], Problem::Malformed(reason) if reason.starts_with("`${` has no closing"))
-        );
+        assert!(reasons[1].starts_with("`${` has no closing"), "{reasons:?}");
     }
 }

@@ -290,9 +290,11 @@ mod tests {
             messages(&check_plugins(&config, &[("app", &schema)])),
             [
                 "app-config.yaml:1: app.url: missing; the schema requires it",
-                "app-config.yaml:2: app.mode: expected one of [\"fast\",\"slow\"], found string \"quick\"",
+                "app-config.yaml:2: app.mode: expected one of [\"fast\",\"slow\"], found \
+                 string \"quick\"",
                 "app-config.yaml:3: app.retries: -1 is less than the minimum of 0",
-                "app-config.yaml:4: app.extra: unknown key: the schema allows no other keys here; check the spelling",
+                "app-config.yaml:4: app.extra: unknown key: the schema allows no other keys \
+                 here; check the spelling",
             ]
         );
     }
@@ -354,13 +356,16 @@ mod tests {
     #[test]
     fn the_host_keys_are_checked() {
         let config = config(
-            "backend:\n  listen:\n    port: 70000\n  startup:\n    default:\n      onPluginBootFailure: stop\n",
+            "backend:\n  listen:\n    port: 70000\n  startup:\n    default:\n      \
+             onPluginBootFailure: stop\n",
         );
         assert_eq!(
             messages(&check_host(&config)),
             [
-                "app-config.yaml:3: backend.listen.port: 70000 is greater than the maximum of 65535",
-                "app-config.yaml:6: backend.startup.default.onPluginBootFailure: expected one of [\"abort\",\"continue\"], found string \"stop\"",
+                "app-config.yaml:3: backend.listen.port: 70000 is greater than the maximum of \
+                 65535",
+                "app-config.yaml:6: backend.startup.default.onPluginBootFailure: expected one of \
+                 [\"abort\",\"continue\"], found string \"stop\"",
             ]
         );
     }

@@ -89,7 +89,9 @@ mod tests {
         let schema = json!({
             "definitions": {"secret": {"visibility": "secret"}},
             "properties": {
-                "targets": {"items": {"properties": {"password": {"$ref": "#/definitions/secret"}}}},
+                "targets": {"items": {"properties": {
+                    "password": {"$ref": "#/definitions/secret"},
+                }}},
                 "headers": {"additionalProperties": {"visibility": "secret"}},
             },
         });

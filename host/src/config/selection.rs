@@ -208,7 +208,8 @@ mod tests {
     #[test]
     fn include_limits_and_exclude_wins() {
         let selection = selection(
-            "backend:\n  plugins:\n    include: [cat*, search]\n    exclude:\n      - catalog-legacy\n",
+            "backend:\n  plugins:\n    include: [cat*, search]\n    exclude:\n      - \
+             catalog-legacy\n",
         )
         .expect("valid");
         assert_eq!(selection.allows("catalog"), Ok(()));

@@ -203,7 +203,8 @@ mod tests {
     #[test]
     fn a_module_falls_back_to_the_module_default_not_its_plugin() {
         let policy = policy(
-            "backend:\n  startup:\n    plugins:\n      catalog:\n        onPluginBootFailure: continue\n",
+            "backend:\n  startup:\n    plugins:\n      catalog:\n        \
+             onPluginBootFailure: continue\n",
         )
         .expect("valid");
         assert_eq!(policy.for_plugin("catalog"), BootFailure::Continue);

@@ -9,10 +9,11 @@
 //!   `other.yaml` (YAML or JSON; without `#a.b`, the whole file). Dynamic
 //!   values in the included file are resolved too, relative to it.
 //!
-//! Paths are relative to the directory of the file that names them. A
-//! variable that is not set is an error naming the variable, the key and the
-//! file: nothing starts half configured. Every value read from the
-//! environment or from a `$file` is secret.
+//! A `$env` or `$file` value is located at the key holding it. Paths are
+//! relative to the directory of the file that names them. A variable that is
+//! not set is an error naming the variable, the key and the file: nothing
+//! starts half configured. Every value read from the environment or from a
+//! `$file` is secret.
 
 use std::collections::BTreeMap;
 
@@ -102,7 +103,9 @@ impl<'env> Substitution<'env> {
         key: &KeyPath,
     ) -> Node {
         if entries.len() > 1 {
-            return self.fail(origin, key, "`$env`, `$file` and `$include` must each be the only key of their mapping; move the other keys elsewhere".to_string());
+            let reason = "`$env`, `$file` and `$include` must each be the only key of their \
+                          mapping; move the other keys elsewhere";
+            return self.fail(origin, key, reason.to_string());
         }
         let (name, argument) = entries.remove(0);
         let Value::String(text) = &argument.value else {
@@ -110,9 +113,9 @@ impl<'env> Substitution<'env> {
             return self.fail(argument.origin, key, reason);
         };
         match name.as_str() {
-            "$env" => self.environment(text, argument.origin, key),
-            "$file" => self.file_text(text, argument.origin, file, key),
-            _ => self.include(text, argument.origin, file, key),
+            "$env" => self.environment(text, origin, key),
+            "$file" => self.file_text(text, origin, file, key),
+            _ => self.include(text, origin, file, key),
         }
     }
 
@@ -305,7 +308,7 @@ mod tests {
         assert_eq!(messages.len(), 2);
         assert!(
             messages[0]
-                .starts_with("conf/app-config.yaml:2: a: environment variable ONE is not set")
+                .starts_with("conf/app-config.yaml:1: a: environment variable ONE is not set")
         );
         assert!(
             messages[1]

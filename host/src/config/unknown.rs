@@ -73,7 +73,8 @@ mod tests {
         assert_eq!(
             unknown_in("refresh:\n  interval: 5\n  intervall: 6\n", &schema),
             [
-                "app-config.yaml:3: refresh.intervall: unknown key: the schema does not declare it; check the spelling"
+                "app-config.yaml:3: refresh.intervall: unknown key: the schema does not declare \
+                 it; check the spelling"
             ]
         );
     }
