@@ -18,7 +18,7 @@ use super::{
     host::{HOST_KEY, host_schema},
     key::KeyPath,
     secret::mark_schema_secrets,
-    tree::{Node, Origin, REDACTED, Value},
+    tree::{Node, Origin, REDACTED, Source, Value},
     unknown::unknown_keys,
 };
 
@@ -55,9 +55,11 @@ impl ConfigProblem {
         self.kind != ProblemKind::UnknownKey || strict
     }
 
+    /// A problem at `origin`; a built-in default (such as the empty slice
+    /// of an unconfigured plugin) counts as no place at all.
     pub(crate) fn new(origin: &Origin, key: &KeyPath, rule: String, kind: ProblemKind) -> Self {
         Self {
-            origin: Some(origin.clone()),
+            origin: (origin.source != Source::Default).then(|| origin.clone()),
             key: key.to_string(),
             rule,
             kind,
@@ -305,7 +307,7 @@ mod tests {
         let problems = check_plugins(&Config::empty(), &[("app", &schema)]);
         assert_eq!(
             messages(&problems),
-            ["built-in default: app.url: missing; the schema requires it"]
+            ["app.url: missing; the schema requires it"]
         );
     }
 

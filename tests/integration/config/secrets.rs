@@ -17,8 +17,9 @@ const SECRETS: [&str; 6] = [
     "override-SECRET-6",
 ];
 
-/// The variables that bring the secrets in.
-const ENV: [(&str, &str); 4] = [
+/// The variables that bring the secrets in, and every log line out.
+const ENV: [(&str, &str); 5] = [
+    ("RUST_LOG", "trace"),
     ("PORT_VALUE", "port-SECRET-2"),
     ("INTERVAL_VALUE", "interval-SECRET-3"),
     ("MODE_VALUE", "mode-SECRET-4"),
