@@ -6,7 +6,9 @@ use greenroom_sdk::{PluginRegistrar, RegisterError};
 fn main() -> Result<(), greenroom_host::BackendError> {
     let backend = Backend::new()
         .plugins_dir("plugins")
-        .add_static("greeter", || greenroom_sdk::register(&[("greeter", "1.0.0", greeter)], &[]))
+        .add_static("greeter", || {
+            greenroom_sdk::register(&[("greeter", "1.0.0", greeter)], &[])
+        })
         .start()?;
     for report in backend.reports() {
         eprintln!("{}", report.status_line());

@@ -184,7 +184,11 @@ pub(crate) fn ids_of(plugins: &[String], modules: &[(String, String)]) -> Vec<St
     plugins
         .iter()
         .map(|id| format!("plugin `{id}`"))
-        .chain(modules.iter().map(|(plugin, module)| format!("module `{plugin}/{module}`")))
+        .chain(
+            modules
+                .iter()
+                .map(|(plugin, module)| format!("module `{plugin}/{module}`")),
+        )
         .collect()
 }
 
@@ -201,7 +205,9 @@ fn start_static(name: &str, register: &StaticRegister, claims: &mut Claims) -> L
             .iter()
             .map(|m| (m.plugin_id.to_string(), m.module_id.to_string()))
             .collect();
-        claims.claim(ids_of(&plugins, &modules), &file).map(|()| features)
+        claims
+            .claim(ids_of(&plugins, &modules), &file)
+            .map(|()| features)
     });
     let mut report = LibraryReport::refused(file, Stage::Register, String::new());
     report.library = Some(name.to_string());
@@ -210,7 +216,12 @@ fn start_static(name: &str, register: &StaticRegister, claims: &mut Claims) -> L
             report.status = Status::Ok;
             report.features = Some(features);
         }
-        Err(reason) => report.status = Status::Refused { stage: Stage::Register, reason },
+        Err(reason) => {
+            report.status = Status::Refused {
+                stage: Stage::Register,
+                reason,
+            }
+        }
     }
     report
 }
@@ -233,14 +244,20 @@ fn start_file(
     let mut report = describe(&checked);
     let ids = ids_of(&checked.declaration.plugins, &checked.declaration.modules);
     if let Err(reason) = claims.claim(ids, path) {
-        report.status = Status::Refused { stage: Stage::Check, reason };
+        report.status = Status::Refused {
+            stage: Stage::Check,
+            reason,
+        };
         return (report, None);
     }
 
     let loaded = match load::load(checked, private) {
         Ok(loaded) => loaded,
         Err(error) => {
-            report.status = Status::Refused { stage: Stage::Load, reason: error.to_string() };
+            report.status = Status::Refused {
+                stage: Stage::Load,
+                reason: error.to_string(),
+            };
             return (report, None);
         }
     };
@@ -255,7 +272,10 @@ fn start_file(
             (report, Some(library))
         }
         Err(error) => {
-            report.status = Status::Refused { stage: Stage::Register, reason: error.to_string() };
+            report.status = Status::Refused {
+                stage: Stage::Register,
+                reason: error.to_string(),
+            };
             (report, None)
         }
     }

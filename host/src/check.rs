@@ -71,7 +71,9 @@ pub enum CheckError {
     #[error("the file is empty; reinstall the plugin")]
     Empty,
     /// The bytes are not an object file of any known format.
-    #[error("not a shared library: no known object file header; plugins are built as cdylib crates")]
+    #[error(
+        "not a shared library: no known object file header; plugins are built as cdylib crates"
+    )]
     NotObject,
     /// The bytes start like an object file but do not parse.
     #[error("a damaged shared library ({reason}); reinstall the plugin, it may be truncated")]
@@ -80,7 +82,9 @@ pub enum CheckError {
         reason: String,
     },
     /// An object file of another format or architecture.
-    #[error("{found}, but this host loads {expected} libraries; build the plugin for this platform")]
+    #[error(
+        "{found}, but this host loads {expected} libraries; build the plugin for this platform"
+    )]
     WrongPlatform {
         /// What the file is.
         found: String,
@@ -88,7 +92,9 @@ pub enum CheckError {
         expected: String,
     },
     /// An executable program rather than a library.
-    #[error("an executable program, not a shared library; build the plugin with crate-type = [\"cdylib\"]")]
+    #[error(
+        "an executable program, not a shared library; build the plugin with crate-type = [\"cdylib\"]"
+    )]
     Executable,
     /// A loadable part of the file lies past its end.
     #[error(
@@ -114,7 +120,9 @@ pub enum CheckError {
     #[error("the plugin declaration is unreadable: {0}; rebuild the plugin with greenroom-sdk")]
     Declaration(#[from] DeclarationError),
     /// The declaration is present but the root module is not.
-    #[error("the library declares plugins but exports no root module; build it with greenroom_sdk::export!")]
+    #[error(
+        "the library declares plugins but exports no root module; build it with greenroom_sdk::export!"
+    )]
     NoRootModule,
     /// Built against an interface this host cannot load.
     #[error(transparent)]
@@ -181,7 +189,9 @@ pub fn read_regular_file(path: &Utf8Path, limit: u64) -> Result<Vec<u8>, CheckEr
 
     let file = platform::open_without_blocking(path.as_std_path())
         .map_err(|source| CheckError::Read { source })?;
-    let metadata = file.metadata().map_err(|source| CheckError::Read { source })?;
+    let metadata = file
+        .metadata()
+        .map_err(|source| CheckError::Read { source })?;
     if !metadata.is_file() {
         return Err(CheckError::NotRegular {
             kind: format!(

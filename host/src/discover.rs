@@ -16,7 +16,9 @@ use crate::platform::LIBRARY_EXTENSION;
 #[non_exhaustive]
 pub enum DiscoverError {
     /// The directory could not be read.
-    #[error("cannot read the plugins directory {path}: {source}; create it or pass another with --plugins")]
+    #[error(
+        "cannot read the plugins directory {path}: {source}; create it or pass another with --plugins"
+    )]
     ReadDir {
         /// The directory.
         path: Utf8PathBuf,
@@ -56,10 +58,13 @@ pub struct Scan {
 /// single entries are collected in [`Scan::refused`].
 pub fn scan(dir: &Utf8Path) -> Result<Scan, DiscoverError> {
     let dir = absolute(dir)?;
-    let entries = dir.as_std_path().read_dir().map_err(|source| DiscoverError::ReadDir {
-        path: dir.clone(),
-        source,
-    })?;
+    let entries = dir
+        .as_std_path()
+        .read_dir()
+        .map_err(|source| DiscoverError::ReadDir {
+            path: dir.clone(),
+            source,
+        })?;
 
     let mut scan = Scan::default();
     for entry in entries {
@@ -69,7 +74,10 @@ pub fn scan(dir: &Utf8Path) -> Result<Scan, DiscoverError> {
         })?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else {
-            if name.as_encoded_bytes().ends_with(LIBRARY_EXTENSION.as_bytes()) {
+            if name
+                .as_encoded_bytes()
+                .ends_with(LIBRARY_EXTENSION.as_bytes())
+            {
                 scan.refused.push(DiscoverError::NotUtf8 {
                     path: entry.path().to_string_lossy().into_owned(),
                 });
@@ -101,8 +109,7 @@ pub fn absolute(path: &Utf8Path) -> Result<Utf8PathBuf, DiscoverError> {
 }
 
 fn is_candidate(name: &str) -> bool {
-    !name.starts_with('.')
-        && Utf8Path::new(name).extension() == Some(LIBRARY_EXTENSION)
+    !name.starts_with('.') && Utf8Path::new(name).extension() == Some(LIBRARY_EXTENSION)
 }
 
 #[cfg(test)]
@@ -128,7 +135,11 @@ mod tests {
 
         let scan = scan(&dir).unwrap();
 
-        let names: Vec<&str> = scan.files.iter().map(|path| path.file_name().unwrap()).collect();
+        let names: Vec<&str> = scan
+            .files
+            .iter()
+            .map(|path| path.file_name().unwrap())
+            .collect();
         assert_eq!(names, ["a.so", "b.so"]);
         assert!(scan.files.iter().all(|path| path.is_absolute()));
         std::fs::remove_dir_all(&dir).unwrap();

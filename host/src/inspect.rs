@@ -73,7 +73,10 @@ fn inspect_file(path: &Utf8Path, options: &InspectOptions, claims: &mut Claims) 
     let mut report = describe(&checked);
     let ids = ids_of(&checked.declaration.plugins, &checked.declaration.modules);
     if let Err(reason) = claims.claim(ids, path) {
-        report.status = Status::Refused { stage: Stage::Check, reason };
+        report.status = Status::Refused {
+            stage: Stage::Check,
+            reason,
+        };
         return report;
     }
 
@@ -82,7 +85,12 @@ fn inspect_file(path: &Utf8Path, options: &InspectOptions, claims: &mut Claims) 
             report.status = probed.status;
             report.features = probed.features;
         }
-        Err(reason) => report.status = Status::Refused { stage: Stage::Load, reason },
+        Err(reason) => {
+            report.status = Status::Refused {
+                stage: Stage::Load,
+                reason,
+            }
+        }
     }
     report
 }
@@ -140,7 +148,12 @@ fn probe(path: &Utf8Path, options: &InspectOptions) -> Result<LibraryReport, Str
         ));
     }
     serde_json::from_str::<LibraryReport>(stdout.trim()).map_err(|_| {
-        let detail = stderr.lines().last().unwrap_or("no output").trim().to_string();
+        let detail = stderr
+            .lines()
+            .last()
+            .unwrap_or("no output")
+            .trim()
+            .to_string();
         format!("exited with {status} while loading, without a report ({detail})")
     })
 }

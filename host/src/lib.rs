@@ -15,5 +15,6 @@ pub mod load;
 pub mod platform;
 pub mod register;
 pub mod report;
+pub mod resolve;
 
 pub use backend::{Backend, BackendError, RunningBackend};

@@ -100,11 +100,12 @@ impl PrivateDir {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.subsec_nanos());
         let path = base.join(format!("greenroom-{}-{nanos:09}", std::process::id()));
-        platform::create_private_dir(path.as_std_path())
-            .map_err(|source| LoadError::PrivateDir {
+        platform::create_private_dir(path.as_std_path()).map_err(|source| {
+            LoadError::PrivateDir {
                 path: path.clone(),
                 source,
-            })?;
+            }
+        })?;
         Ok(Self {
             path,
             next: AtomicU64::new(0),
@@ -239,12 +240,18 @@ pub fn load_as(
 ///
 /// Returns an error when the dynamic loader or abi_stable refuses the copy.
 pub fn open_copy(copy: &Utf8Path, revision: InterfaceRevision) -> Result<RootModule, LoadError> {
-    let _guard = LOAD_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _guard = LOAD_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let header = abi_stable::library::lib_header_from_path(copy.as_std_path())
         .map_err(|error| translate(error, copy))?;
     match revision {
-        InterfaceRevision::V1_0 => init::<v1_0::PluginModuleRef>(header, copy).map(RootModule::V1_0),
-        InterfaceRevision::Current => init::<PluginModuleRef>(header, copy).map(RootModule::Current),
+        InterfaceRevision::V1_0 => {
+            init::<v1_0::PluginModuleRef>(header, copy).map(RootModule::V1_0)
+        }
+        InterfaceRevision::Current => {
+            init::<PluginModuleRef>(header, copy).map(RootModule::Current)
+        }
     }
 }
 
@@ -311,7 +318,11 @@ fn summarize(report: &str) -> String {
     let hidden = errors.len().saturating_sub(LAYOUT_SUMMARY_LINES);
     summary.push(format!(
         "{}the full report ({} lines) is logged at debug level (RUST_LOG=greenroom_host=debug)",
-        if hidden > 0 { format!("{hidden} more errors; ") } else { String::new() },
+        if hidden > 0 {
+            format!("{hidden} more errors; ")
+        } else {
+            String::new()
+        },
         lines.len()
     ));
     summary.join("\n")
@@ -323,7 +334,6 @@ fn truncate(line: &str, width: usize) -> String {
         None => line.to_string(),
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -75,8 +75,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -107,10 +106,21 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let failures = backend.stop();
             Ok(exit_code(refused || !failures.is_empty()))
         }
-        Command::Inspect { paths, json, timeout, limits } => {
-            let paths = if paths.is_empty() { vec!["plugins".into()] } else { paths };
+        Command::Inspect {
+            paths,
+            json,
+            timeout,
+            limits,
+        } => {
+            let paths = if paths.is_empty() {
+                vec!["plugins".into()]
+            } else {
+                paths
+            };
             let options = InspectOptions {
-                check: CheckOptions { max_file_size: limits.max_plugin_size },
+                check: CheckOptions {
+                    max_file_size: limits.max_plugin_size,
+                },
                 probe_program: Utf8PathBuf::from_path_buf(std::env::current_exe()?)
                     .map_err(|path| anyhow::anyhow!("{} is not UTF-8", path.display()))?,
                 timeout: Duration::from_secs_f64(timeout),
@@ -134,10 +144,20 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 fn start(args: LoadArgs) -> anyhow::Result<ExitCode> {
     let backend = backend(args).start()?;
     let loaded = backend.libraries().len();
-    let refused = backend.reports().iter().filter(|report| report.is_refused()).count();
-    tracing::info!(loaded, refused, "greenroom started; stop it with Ctrl-C or SIGTERM");
+    let refused = backend
+        .reports()
+        .iter()
+        .filter(|report| report.is_refused())
+        .count();
+    tracing::info!(
+        loaded,
+        refused,
+        "greenroom started; stop it with Ctrl-C or SIGTERM"
+    );
 
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(wait_for_signal())?;
 
     tracing::info!("stopping");
@@ -181,5 +201,9 @@ fn print_reports(reports: &[LibraryReport], json: bool) -> anyhow::Result<()> {
 }
 
 fn exit_code(failed: bool) -> ExitCode {
-    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

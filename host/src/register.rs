@@ -120,7 +120,9 @@ pub enum RegisterError {
         reason: String,
     },
     /// Registered features differ from the declaration in the file.
-    #[error("the library registers {registered} but its declaration lists {declared}; rebuild it with greenroom_sdk::export!")]
+    #[error(
+        "the library registers {registered} but its declaration lists {declared}; rebuild it with greenroom_sdk::export!"
+    )]
     Mismatch {
         /// What it registered.
         registered: String,
@@ -175,6 +177,12 @@ impl PluginId {
     }
 }
 
+impl std::borrow::Borrow<str> for PluginId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for PluginId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -188,8 +196,7 @@ impl fmt::Display for PluginId {
 pub struct FeatureId(String);
 
 impl FeatureId {
-    const RULE: &'static str =
-        "use words of lowercase letters, digits and dashes, each starting with a letter, joined by dots";
+    const RULE: &'static str = "use words of lowercase letters, digits and dashes, each starting with a letter, joined by dots";
 
     /// Validates `id`.
     ///
@@ -197,7 +204,10 @@ impl FeatureId {
     ///
     /// Returns an error naming the rule when `id` breaks it.
     pub fn parse(what: &'static str, id: &str) -> Result<Self, RegisterError> {
-        if id.split('.').all(|word| PluginId::parse(what, word).is_ok()) {
+        if id
+            .split('.')
+            .all(|word| PluginId::parse(what, word).is_ok())
+        {
             Ok(Self(id.to_string()))
         } else {
             Err(RegisterError::InvalidId {
@@ -206,6 +216,13 @@ impl FeatureId {
                 rule: Self::RULE,
             })
         }
+    }
+}
+
+impl FeatureId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -292,6 +309,8 @@ pub struct Service {
     pub version: Version,
     /// Whether there is one instance or one per plugin.
     pub scope: ServiceScope,
+    /// Whether this is one of many contributions to the service.
+    pub multiton: bool,
 }
 
 /// Calls a library's registration entry point and validates what it returns
@@ -405,6 +424,7 @@ fn feature_set(
                 id: FeatureId::parse("service id", &service.id)?,
                 version: parse_version(what, "service version", &service.version)?,
                 scope: service.scope.into(),
+                multiton: service.multiton,
             })
         })
         .collect::<Result<_, RegisterError>>()?;
@@ -450,15 +470,23 @@ fn check_against_declaration(
         .plugins
         .iter()
         .map(|plugin| format!("plugin `{}`", plugin.id))
-        .chain(features.modules.iter().map(|module| {
-            format!("module `{}/{}`", module.plugin_id, module.module_id)
-        }))
+        .chain(
+            features
+                .modules
+                .iter()
+                .map(|module| format!("module `{}/{}`", module.plugin_id, module.module_id)),
+        )
         .collect();
     let declared: BTreeSet<String> = declaration
         .plugins
         .iter()
         .map(|id| format!("plugin `{id}`"))
-        .chain(declaration.modules.iter().map(|(plugin, module)| format!("module `{plugin}/{module}`")))
+        .chain(
+            declaration
+                .modules
+                .iter()
+                .map(|(plugin, module)| format!("module `{plugin}/{module}`")),
+        )
         .collect();
     let count = features.plugins.len() + features.modules.len();
     if registered == declared && registered.len() == count {

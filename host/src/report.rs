@@ -94,10 +94,19 @@ pub fn render_table(reports: &[LibraryReport]) -> String {
     for report in reports {
         let _ = writeln!(out, "{}", report.status_line());
         let facts: Vec<String> = [
-            report.library.as_ref().map(|name| format!("library {name}")),
-            report.interface.as_ref().map(|version| format!("interface {version}")),
+            report
+                .library
+                .as_ref()
+                .map(|name| format!("library {name}")),
+            report
+                .interface
+                .as_ref()
+                .map(|version| format!("interface {version}")),
             report.sdk.as_ref().map(|version| format!("sdk {version}")),
-            report.sha256.as_ref().map(|hash| format!("sha256 {}", &hash[..16.min(hash.len())])),
+            report
+                .sha256
+                .as_ref()
+                .map(|hash| format!("sha256 {}", &hash[..16.min(hash.len())])),
         ]
         .into_iter()
         .flatten()
@@ -120,15 +129,25 @@ pub fn render_table(reports: &[LibraryReport]) -> String {
 
 fn render_features(out: &mut String, features: &Features) {
     let plugins = features.plugins.iter().map(|plugin| {
-        (format!("plugin {} {}", plugin.id, plugin.version), &plugin.features)
+        (
+            format!("plugin {} {}", plugin.id, plugin.version),
+            &plugin.features,
+        )
     });
     let modules = features.modules.iter().map(|module| {
-        (format!("module {}/{}", module.plugin_id, module.module_id), &module.features)
+        (
+            format!("module {}/{}", module.plugin_id, module.module_id),
+            &module.features,
+        )
     });
     for (name, set) in plugins.chain(modules) {
         let _ = writeln!(out, "        {name}");
         for point in &set.extension_points {
-            let _ = writeln!(out, "          provides extension point {} {}", point.id, point.version);
+            let _ = writeln!(
+                out,
+                "          provides extension point {} {}",
+                point.id, point.version
+            );
         }
         for service in &set.services {
             let _ = writeln!(
@@ -138,7 +157,11 @@ fn render_features(out: &mut String, features: &Features) {
             );
         }
         for dependency in &set.dependencies {
-            let optional = if dependency.optional { " (optional)" } else { "" };
+            let optional = if dependency.optional {
+                " (optional)"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 out,
                 "          needs {} {} {}{optional}",

@@ -174,8 +174,8 @@ impl ParsedDeclaration {
         if len > CAPACITY {
             return Err(DeclarationError::Length(len));
         }
-        let text = std::str::from_utf8(&bytes[20..20 + len])
-            .map_err(|_| DeclarationError::NotUtf8)?;
+        let text =
+            std::str::from_utf8(&bytes[20..20 + len]).map_err(|_| DeclarationError::NotUtf8)?;
         Self::parse_text(text)
     }
 
@@ -314,7 +314,10 @@ mod tests {
 
         let mut bad_magic = good.clone();
         bad_magic[0] = b'x';
-        assert_eq!(ParsedDeclaration::parse(&bad_magic), Err(DeclarationError::Magic));
+        assert_eq!(
+            ParsedDeclaration::parse(&bad_magic),
+            Err(DeclarationError::Magic)
+        );
 
         let mut long = good.clone();
         long[16..20].copy_from_slice(&(CAPACITY as u32 + 1).to_le_bytes());
@@ -325,7 +328,10 @@ mod tests {
 
         let mut not_utf8 = good.clone();
         not_utf8[30] = 0xff;
-        assert_eq!(ParsedDeclaration::parse(&not_utf8), Err(DeclarationError::NotUtf8));
+        assert_eq!(
+            ParsedDeclaration::parse(&not_utf8),
+            Err(DeclarationError::NotUtf8)
+        );
 
         assert_eq!(
             ParsedDeclaration::parse(&good[..100]),

@@ -9,11 +9,8 @@
 /// The root module as released in interface 1.0.
 pub mod v1_0 {
     use abi_stable::{
-        StableAbi, declare_root_module_statics,
-        library::RootModule,
-        package_version_strings,
-        sabi_types::VersionStrings,
-        std_types::RResult,
+        StableAbi, declare_root_module_statics, library::RootModule, package_version_strings,
+        sabi_types::VersionStrings, std_types::RResult,
     };
 
     use crate::{PluginError, Registration};
@@ -32,7 +29,7 @@ pub mod v1_0 {
         pub register: extern "C" fn() -> RResult<Registration, PluginError>,
     }
 
-impl RootModule for PluginModuleRef {
+    impl RootModule for PluginModuleRef {
         declare_root_module_statics! {PluginModuleRef}
 
         const BASE_NAME: &'static str = "greenroom_plugin";

@@ -1,11 +1,8 @@
 //! The root module every plugin library exports, in its current version.
 
 use abi_stable::{
-    StableAbi, declare_root_module_statics,
-    library::RootModule,
-    package_version_strings,
-    sabi_types::VersionStrings,
-    std_types::RResult,
+    StableAbi, declare_root_module_statics, library::RootModule, package_version_strings,
+    sabi_types::VersionStrings, std_types::RResult,
 };
 
 use crate::{PluginError, Registration};

@@ -29,8 +29,8 @@
 mod export;
 mod registrar;
 
-pub use greenroom_contract::{INTERFACE_VERSION, ServiceScope};
 pub use export::{ModuleEntry, PluginEntry, register};
+pub use greenroom_contract::{INTERFACE_VERSION, ServiceScope};
 pub use registrar::{ModuleRegistrar, PluginRegistrar, RegisterError};
 
 /// The version of this SDK, recorded in every library built with it.
@@ -55,6 +55,9 @@ mod tests {
     fn export_macro_uses_the_root_module_symbol() {
         let source = include_str!("export.rs");
         let literal = format!("export_name = \"{ROOT_MODULE_SYMBOL}\"");
-        assert!(source.contains(&literal), "export.rs must export `{literal}`");
+        assert!(
+            source.contains(&literal),
+            "export.rs must export `{literal}`"
+        );
     }
 }

@@ -68,11 +68,12 @@ impl Features {
         });
     }
 
-    fn service(&mut self, id: &str, version: &str, scope: ServiceScope) {
+    fn service(&mut self, id: &str, version: &str, scope: ServiceScope, multiton: bool) {
         self.services.push(ServiceDescriptor {
             id: id.into(),
             version: version.into(),
             scope,
+            multiton,
         });
     }
 }
@@ -140,9 +141,16 @@ impl PluginRegistrar {
         self
     }
 
-    /// Declares a service the plugin provides.
+    /// Declares a service the plugin provides (its only implementation).
     pub fn provides_service(&mut self, id: &str, version: &str, scope: ServiceScope) -> &mut Self {
-        self.features.service(id, version, scope);
+        self.features.service(id, version, scope, false);
+        self
+    }
+
+    /// Declares a contribution to a service that many may provide; its
+    /// consumers receive every contribution.
+    pub fn contributes_to_service(&mut self, id: &str, version: &str) -> &mut Self {
+        self.features.service(id, version, ServiceScope::Root, true);
         self
     }
 
@@ -202,9 +210,16 @@ impl ModuleRegistrar {
         self
     }
 
-    /// Declares a service the module provides.
+    /// Declares a service the module provides (its only implementation).
     pub fn provides_service(&mut self, id: &str, version: &str, scope: ServiceScope) -> &mut Self {
-        self.features.service(id, version, scope);
+        self.features.service(id, version, scope, false);
+        self
+    }
+
+    /// Declares a contribution to a service that many may provide; its
+    /// consumers receive every contribution.
+    pub fn contributes_to_service(&mut self, id: &str, version: &str) -> &mut Self {
+        self.features.service(id, version, ServiceScope::Root, true);
         self
     }
 

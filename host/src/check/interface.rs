@@ -32,7 +32,9 @@ impl InterfaceRevision {
 #[non_exhaustive]
 pub enum InterfaceError {
     /// The declared version is not semver.
-    #[error("library `{library}` declares interface version `{found}`, which is not a semantic version; rebuild it with greenroom-sdk")]
+    #[error(
+        "library `{library}` declares interface version `{found}`, which is not a semantic version; rebuild it with greenroom-sdk"
+    )]
     Invalid {
         /// The library's name.
         library: String,
@@ -89,7 +91,9 @@ pub enum InterfaceError {
 /// # Errors
 ///
 /// Returns the reason when the library's interface is not accepted.
-pub fn select_revision(declaration: &ParsedDeclaration) -> Result<InterfaceRevision, InterfaceError> {
+pub fn select_revision(
+    declaration: &ParsedDeclaration,
+) -> Result<InterfaceRevision, InterfaceError> {
     let host = Version::parse(INTERFACE_VERSION).expect("the contract's version is semver");
     let plugin = Version::parse(&declaration.interface).map_err(|_| InterfaceError::Invalid {
         library: declaration.library.clone(),
@@ -97,13 +101,27 @@ pub fn select_revision(declaration: &ParsedDeclaration) -> Result<InterfaceRevis
     })?;
     let plugins = describe(declaration);
 
-    let requirement = VersionReq::parse(&format!("^{plugin}")).expect("a version makes a requirement");
+    let requirement =
+        VersionReq::parse(&format!("^{plugin}")).expect("a version makes a requirement");
     if !requirement.matches(&host) {
         return Err(if plugin.major != host.major {
-            let side = if plugin.major < host.major { "plugin against this host's greenroom-sdk" } else { "host with a newer greenroom" };
-            InterfaceError::OtherMajor { plugins, plugin, host, side }
+            let side = if plugin.major < host.major {
+                "plugin against this host's greenroom-sdk"
+            } else {
+                "host with a newer greenroom"
+            };
+            InterfaceError::OtherMajor {
+                plugins,
+                plugin,
+                host,
+                side,
+            }
         } else {
-            InterfaceError::Newer { plugins, plugin, host }
+            InterfaceError::Newer {
+                plugins,
+                plugin,
+                host,
+            }
         });
     }
     if declaration.abi_stable != ABI_STABLE_LINE {
@@ -116,11 +134,13 @@ pub fn select_revision(declaration: &ParsedDeclaration) -> Result<InterfaceRevis
     }
 
     let v1_0 = Version::parse(frozen::v1_0::INTERFACE_VERSION).expect("frozen versions are semver");
-    Ok(if (plugin.major, plugin.minor) == (v1_0.major, v1_0.minor) {
-        InterfaceRevision::V1_0
-    } else {
-        InterfaceRevision::Current
-    })
+    Ok(
+        if (plugin.major, plugin.minor) == (v1_0.major, v1_0.minor) {
+            InterfaceRevision::V1_0
+        } else {
+            InterfaceRevision::Current
+        },
+    )
 }
 
 /// Names a library's plugins for an error message.
@@ -129,12 +149,21 @@ fn describe(declaration: &ParsedDeclaration) -> String {
         .plugins
         .iter()
         .map(|id| format!("`{id}`"))
-        .chain(declaration.modules.iter().map(|(plugin, module)| format!("`{plugin}/{module}`")))
+        .chain(
+            declaration
+                .modules
+                .iter()
+                .map(|(plugin, module)| format!("`{plugin}/{module}`")),
+        )
         .collect();
     match ids.len() {
         0 => format!("library `{}`", declaration.library),
         1 => format!("plugin {} (library `{}`)", ids[0], declaration.library),
-        _ => format!("plugins {} (library `{}`)", ids.join(", "), declaration.library),
+        _ => format!(
+            "plugins {} (library `{}`)",
+            ids.join(", "),
+            declaration.library
+        ),
     }
 }
 
@@ -161,13 +190,21 @@ mod tests {
 
     #[test]
     fn an_older_minor_loads_through_its_frozen_copy() {
-        assert_eq!(select_revision(&declaration("1.0.0")).unwrap(), InterfaceRevision::V1_0);
-        assert_eq!(select_revision(&declaration("1.0.7")).unwrap(), InterfaceRevision::V1_0);
+        assert_eq!(
+            select_revision(&declaration("1.0.0")).unwrap(),
+            InterfaceRevision::V1_0
+        );
+        assert_eq!(
+            select_revision(&declaration("1.0.7")).unwrap(),
+            InterfaceRevision::V1_0
+        );
     }
 
     #[test]
     fn a_newer_minor_is_refused_naming_both_versions() {
-        let error = select_revision(&declaration("1.2.0")).unwrap_err().to_string();
+        let error = select_revision(&declaration("1.2.0"))
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             error,
             format!(
@@ -180,11 +217,21 @@ mod tests {
 
     #[test]
     fn another_major_is_refused_naming_the_side_to_rebuild() {
-        let newer = select_revision(&declaration("2.0.0")).unwrap_err().to_string();
-        assert!(newer.ends_with("rebuild the host with a newer greenroom"), "{newer}");
+        let newer = select_revision(&declaration("2.0.0"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            newer.ends_with("rebuild the host with a newer greenroom"),
+            "{newer}"
+        );
 
-        let older = select_revision(&declaration("0.9.0")).unwrap_err().to_string();
-        assert!(older.ends_with("rebuild the plugin against this host's greenroom-sdk"), "{older}");
+        let older = select_revision(&declaration("0.9.0"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            older.ends_with("rebuild the plugin against this host's greenroom-sdk"),
+            "{older}"
+        );
     }
 
     #[test]
@@ -192,12 +239,20 @@ mod tests {
         let mut declaration = declaration(INTERFACE_VERSION);
         declaration.abi_stable = "0.12".to_string();
         let error = select_revision(&declaration).unwrap_err().to_string();
-        assert!(error.contains("built with abi_stable 0.12, but this host uses 0.11"), "{error}");
+        assert!(
+            error.contains("built with abi_stable 0.12, but this host uses 0.11"),
+            "{error}"
+        );
     }
 
     #[test]
     fn a_version_that_is_not_semver_is_refused() {
-        let error = select_revision(&declaration("one")).unwrap_err().to_string();
-        assert!(error.contains("`one`, which is not a semantic version"), "{error}");
+        let error = select_revision(&declaration("one"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("`one`, which is not a semantic version"),
+            "{error}"
+        );
     }
 }

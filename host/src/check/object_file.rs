@@ -21,11 +21,10 @@ pub(super) fn read_declaration(bytes: &[u8]) -> Result<ParsedDeclaration, CheckE
     check_platform(&file, bytes)?;
     check_complete(&file, bytes.len() as u64)?;
 
-    let declaration_bytes = exported_data(&file, DECLARATION_SYMBOL)?.ok_or(
-        CheckError::NotAPlugin {
+    let declaration_bytes =
+        exported_data(&file, DECLARATION_SYMBOL)?.ok_or(CheckError::NotAPlugin {
             symbol: DECLARATION_SYMBOL,
-        },
-    )?;
+        })?;
     let declaration = ParsedDeclaration::parse(declaration_bytes)?;
     if find_exported(&file, ROOT_MODULE_SYMBOL).is_none() {
         return Err(CheckError::NoRootModule);
