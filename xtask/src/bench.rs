@@ -32,7 +32,15 @@ pub(crate) fn load(args: &[&str]) -> anyhow::Result<()> {
         _ => bail!("usage: cargo xtask bench load [--rounds N]"),
     };
     build::cargo(
-        &["build", "--release", "--locked", "-p", "xtask", "-p", "greenroom-fixture-numbered"],
+        &[
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "xtask",
+            "-p",
+            "greenroom-fixture-numbered",
+        ],
         "building the benchmark in release mode",
     )?;
     let workspace = build::workspace()?;
@@ -86,12 +94,20 @@ fn write_numbered_copies(template: &[u8], dir: &Utf8Path, count: usize) -> anyho
         for offset in &places {
             bytes[offset + 9..offset + 12].copy_from_slice(digits.as_bytes());
         }
-        std::fs::write(dir.join(format!("numbered-{digits}.{LIBRARY_EXTENSION}")), bytes)?;
+        std::fs::write(
+            dir.join(format!("numbered-{digits}.{LIBRARY_EXTENSION}")),
+            bytes,
+        )?;
     }
     Ok(())
 }
 
-fn run_worker(worker: &Utf8Path, mode: usize, dir: &Utf8Path, size: usize) -> anyhow::Result<[f64; 5]> {
+fn run_worker(
+    worker: &Utf8Path,
+    mode: usize,
+    dir: &Utf8Path,
+    size: usize,
+) -> anyhow::Result<[f64; 5]> {
     let mode_name = ["greenroom", "raw"][mode];
     let output = Command::new(worker)
         .args(["bench-worker", "load", mode_name, dir.as_str()])
@@ -164,7 +180,10 @@ fn time_greenroom(files: &[Utf8PathBuf]) -> anyhow::Result<[f64; 5]> {
     Ok(stages)
 }
 
-#[allow(unsafe_code, reason = "the baseline is plain dlopen, with no checks at all")]
+#[allow(
+    unsafe_code,
+    reason = "the baseline is plain dlopen, with no checks at all"
+)]
 fn time_raw(files: &[Utf8PathBuf]) -> anyhow::Result<[f64; 5]> {
     let started = Instant::now();
     for file in files {
@@ -191,8 +210,10 @@ fn print_table(samples: &[Vec<Vec<[f64; 5]>>]) {
         for (mode, name) in ["greenroom", "raw"].iter().enumerate() {
             let cells: Vec<String> = (0..5)
                 .map(|stage| {
-                    let values: Vec<f64> =
-                        samples[index][mode].iter().map(|sample| sample[stage]).collect();
+                    let values: Vec<f64> = samples[index][mode]
+                        .iter()
+                        .map(|sample| sample[stage])
+                        .collect();
                     cell(&values)
                 })
                 .collect();
@@ -219,5 +240,9 @@ fn cell(values: &[f64]) -> String {
         return "-".to_string();
     }
     let median = sorted[sorted.len() / 2];
-    format!("{median:.2} ({:.2}-{:.2})", sorted[0], sorted[sorted.len() - 1])
+    format!(
+        "{median:.2} ({:.2}-{:.2})",
+        sorted[0],
+        sorted[sorted.len() - 1]
+    )
 }

@@ -75,13 +75,17 @@ pub(crate) fn workspace() -> anyhow::Result<Workspace> {
 }
 
 fn is_cdylib(package: &serde_json::Value) -> bool {
-    package["targets"].as_array().into_iter().flatten().any(|target| {
-        target["crate_types"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|kind| kind == "cdylib")
-    })
+    package["targets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|target| {
+            target["crate_types"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|kind| kind == "cdylib")
+        })
 }
 
 use greenroom_host::platform::LIBRARY_EXTENSION;
@@ -92,7 +96,10 @@ pub(crate) fn build_and_install() -> anyhow::Result<Workspace> {
     let workspace = workspace()?;
     cargo(
         &["build", "--workspace", "--locked"],
-        &format!("building {} plugin crate(s) with the workspace", workspace.plugins.len()),
+        &format!(
+            "building {} plugin crate(s) with the workspace",
+            workspace.plugins.len()
+        ),
     )?;
     let plugins_dir = workspace.root.join("plugins");
     for (name, library) in &workspace.plugins {
@@ -112,16 +119,18 @@ pub(crate) fn build_and_install() -> anyhow::Result<Workspace> {
 /// temporary file in the same directory, which is then renamed over the
 /// destination. A running host that mapped the old file keeps its inode.
 pub(crate) fn install(source: &Utf8Path, destination: &Utf8Path) -> anyhow::Result<u64> {
-    let bytes = std::fs::read(source)
-        .with_context(|| format!("cannot read {source}; was it built?"))?;
-    let directory = destination.parent().context("the destination has no directory")?;
+    let bytes =
+        std::fs::read(source).with_context(|| format!("cannot read {source}; was it built?"))?;
+    let directory = destination
+        .parent()
+        .context("the destination has no directory")?;
     let temporary = directory.join(format!(
         ".{}.{}.tmp",
         destination.file_name().unwrap_or("plugin"),
         std::process::id()
     ));
-    let mut file = std::fs::File::create(&temporary)
-        .with_context(|| format!("cannot create {temporary}"))?;
+    let mut file =
+        std::fs::File::create(&temporary).with_context(|| format!("cannot create {temporary}"))?;
     file.write_all(&bytes)?;
     file.sync_all()?;
     drop(file);

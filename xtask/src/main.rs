@@ -1,6 +1,9 @@
 //! Project automation, run as `cargo xtask <command>`.
 
-#![allow(clippy::print_stdout, reason = "xtask reports to the person running it")]
+#![allow(
+    clippy::print_stdout,
+    reason = "xtask reports to the person running it"
+)]
 
 mod bench;
 mod build;
@@ -58,11 +61,25 @@ fn run(args: &[String]) -> anyhow::Result<()> {
 
 /// The project's test command: what CI runs.
 fn test() -> anyhow::Result<()> {
-    build::cargo(&["build", "--workspace", "--locked"], "building plugins, fixtures and the host")?;
-    build::cargo(&["fmt", "--all", "--check"], "checking formatting (fix: cargo fmt --all)")
-        .context("code is not formatted: run `cargo fmt --all`")?;
     build::cargo(
-        &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"],
+        &["build", "--workspace", "--locked"],
+        "building plugins, fixtures and the host",
+    )?;
+    build::cargo(
+        &["fmt", "--all", "--check"],
+        "checking formatting (fix: cargo fmt --all)",
+    )
+    .context("code is not formatted: run `cargo fmt --all`")?;
+    build::cargo(
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
         "running clippy with warnings as errors",
     )?;
     build::cargo(&["test", "--workspace", "--locked"], "running every test")
