@@ -6,3 +6,5 @@
 //! one missing fails with the command to run.
 
 mod artifacts;
+mod bad_files;
+mod interface;

@@ -88,10 +88,22 @@ pub(crate) fn catch<T>(body: impl FnOnce() -> Result<T, PluginError>) -> RResult
 /// plugin it extends, its id and its registration function. Call it once per
 /// library, at the crate root.
 ///
-/// ```ignore
+/// ```
+/// use greenroom_sdk::{ModuleRegistrar, PluginRegistrar, RegisterError};
+///
 /// greenroom_sdk::export! {
 ///     plugins: { "catalog" => register_catalog },
 ///     modules: { ("catalog", "files") => register_files },
+/// }
+///
+/// fn register_catalog(plugin: &mut PluginRegistrar) -> Result<(), RegisterError> {
+///     plugin.provides_extension_point("catalog.processing", "1.0.0");
+///     Ok(())
+/// }
+///
+/// fn register_files(module: &mut ModuleRegistrar) -> Result<(), RegisterError> {
+///     module.depends_on_extension_point("catalog.processing", "^1");
+///     Ok(())
 /// }
 /// ```
 #[macro_export]

@@ -87,7 +87,9 @@ pub struct PluginRegistrar {
 }
 
 impl PluginRegistrar {
-    pub(crate) fn new(id: &str, version: &str) -> Self {
+    /// A registrar for the plugin `id` at `version`; [`export!`](crate::export)
+    /// makes one for each plugin it names.
+    pub fn new(id: &str, version: &str) -> Self {
         Self {
             id: id.to_string(),
             version: version.to_string(),
@@ -100,8 +102,9 @@ impl PluginRegistrar {
     /// the plugin's id in the app config. The host checks every plugin's
     /// configuration against its schema before anything starts.
     ///
-    /// ```ignore
-    /// plugin.config_schema(include_str!("../config.schema.json"));
+    /// ```
+    /// # let mut plugin = greenroom_sdk::PluginRegistrar::new("hello", "1.0.0");
+    /// plugin.config_schema(r#"{"type": "object", "properties": {"greeting": {"type": "string"}}}"#);
     /// ```
     pub fn config_schema(&mut self, schema: &str) -> &mut Self {
         self.config_schema = schema.to_string();

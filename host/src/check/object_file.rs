@@ -57,7 +57,7 @@ fn check_complete(file: &object::File<'_>, len: u64) -> Result<(), CheckError> {
     let segment_ranges = file.segments().map(|segment| segment.file_range());
     let section_ranges = file.sections().filter_map(|section| section.file_range());
     for (offset, size) in segment_ranges.chain(section_ranges) {
-        let end = offset.checked_add(size).unwrap_or(u64::MAX);
+        let end = offset.saturating_add(size);
         if end > len {
             return Err(CheckError::Truncated { end, len });
         }
