@@ -10,6 +10,7 @@
 pub mod backend;
 pub mod check;
 pub mod discover;
+pub mod initialize;
 pub mod inspect;
 pub mod load;
 pub mod platform;

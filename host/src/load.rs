@@ -169,6 +169,20 @@ impl RootModule {
         }
     }
 
+    /// The library's initialization entry point, if its interface has one.
+    pub fn init(
+        &self,
+    ) -> Option<
+        extern "C" fn(
+            greenroom_contract::HostBox,
+        ) -> async_ffi::FfiFuture<RResult<(), PluginError>>,
+    > {
+        match self {
+            Self::V1_0(_) => None,
+            Self::Current(module) => module.init(),
+        }
+    }
+
     /// The library's shutdown entry point, if its interface has one.
     pub fn shutdown(&self) -> Option<extern "C" fn() -> RResult<(), PluginError>> {
         match self {

@@ -10,7 +10,8 @@ use greenroom_host::{
     Backend,
     check::{CheckOptions, DEFAULT_MAX_FILE_SIZE},
     inspect::{self, InspectOptions},
-    report::{LibraryReport, render_table},
+    report::{LibraryReport, render_plan, render_table},
+    resolve::{GraphFormat, Source, render_graph},
 };
 
 /// Greenroom: a plugin host for native Rust plugin libraries.
@@ -19,15 +20,33 @@ use greenroom_host::{
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// How log lines are written to stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Load every plugin and run until SIGINT or SIGTERM (the default).
     Start(LoadArgs),
-    /// Load every plugin in this process, print what happened, and exit
-    /// non-zero if any file was refused.
+    /// Load and resolve every plugin in this process without initializing
+    /// any; print each file's status and the plan (or every problem), and
+    /// exit non-zero if a file was refused or the plugins cannot start.
     Check(LoadArgs),
+    /// Print the resolved graph of plugins and modules.
+    Graph {
+        #[command(flatten)]
+        load: LoadArgs,
+        /// The output format.
+        #[arg(long, value_enum, default_value_t = Format::Dot)]
+        format: Format,
+    },
     /// Describe library files, loading each in a child process.
     Inspect {
         /// Directories to scan or files to inspect [default: plugins].
@@ -49,6 +68,12 @@ enum Command {
         #[command(flatten)]
         limits: Limits,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Dot,
+    Mermaid,
 }
 
 #[derive(Args)]
@@ -73,12 +98,7 @@ struct Limits {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    install_logging(cli.log_format, cli.command.as_ref());
 
     let command = cli.command.unwrap_or(Command::Start(LoadArgs {
         plugins: "plugins".into(),
@@ -96,15 +116,67 @@ fn main() -> ExitCode {
     }
 }
 
+/// Logs to stderr: `info` for `start`, only warnings for the commands whose
+/// output is their report; `RUST_LOG` overrides either.
+fn install_logging(format: LogFormat, command: Option<&Command>) {
+    use std::io::IsTerminal as _;
+
+    let default = match command {
+        None | Some(Command::Start(_)) => "info",
+        Some(_) => "warn",
+    };
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Start(args) => start(args),
         Command::Check(args) => {
-            let backend = backend(args).start()?;
+            let backend = backend(args).load()?;
             print!("{}", render_table(backend.reports()));
-            let refused = backend.any_refused();
-            let failures = backend.stop();
-            Ok(exit_code(refused || !failures.is_empty()))
+            let resolution = backend.resolution();
+            match resolution {
+                Ok(plan) => print!("{}", render_plan(plan)),
+                Err(problems) => {
+                    println!("\nthe plugins cannot start together:");
+                    for problem in problems {
+                        println!("  {problem}");
+                    }
+                }
+            }
+            Ok(exit_code(backend.any_refused() || resolution.is_err()))
+        }
+        Command::Graph { load, format } => {
+            let backend = backend(load).load()?;
+            let plan = match backend.resolution() {
+                Ok(plan) => plan,
+                Err(problems) => {
+                    for problem in problems {
+                        eprintln!("greenroom: {problem}");
+                    }
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let origins = backend.sources();
+            let sources: Vec<Source<'_>> = origins
+                .iter()
+                .map(|(origin, features)| Source { origin, features })
+                .collect();
+            let format = match format {
+                Format::Dot => GraphFormat::Dot,
+                Format::Mermaid => GraphFormat::Mermaid,
+            };
+            print!("{}", render_graph(plan, &sources, format));
+            Ok(ExitCode::SUCCESS)
         }
         Command::Inspect {
             paths,
@@ -134,7 +206,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 .no_plugins_dir()
                 .max_file_size(limits.max_plugin_size)
                 .file(file)
-                .start()?;
+                .load()?;
             println!("{}", serde_json::to_string(&backend.reports()[0])?);
             Ok(ExitCode::SUCCESS)
         }
@@ -142,27 +214,37 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 fn start(args: LoadArgs) -> anyhow::Result<ExitCode> {
-    let backend = backend(args).start()?;
-    let loaded = backend.libraries().len();
-    let refused = backend
-        .reports()
-        .iter()
-        .filter(|report| report.is_refused())
-        .count();
-    tracing::info!(
-        loaded,
-        refused,
-        "greenroom started; stop it with Ctrl-C or SIGTERM"
-    );
-
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let backend = backend(args).load()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(wait_for_signal())?;
+    runtime.block_on(async {
+        let running = match backend.start().await {
+            Ok(running) => running,
+            Err(error) => {
+                tracing::error!("{error}");
+                return Ok(ExitCode::FAILURE);
+            }
+        };
+        let started = running.report().plugins.len();
+        tracing::info!(
+            plugins = started,
+            "greenroom started; stop it with Ctrl-C or SIGTERM"
+        );
 
-    tracing::info!("stopping");
-    let failures = backend.stop();
-    Ok(exit_code(!failures.is_empty()))
+        wait_for_signal().await?;
+        tracing::info!("stopping (a second signal exits at once)");
+        tokio::spawn(async {
+            if wait_for_signal().await.is_ok() {
+                tracing::warn!("second signal: exiting without finishing shutdown");
+                std::process::exit(130);
+            }
+        });
+        let failures = running.stop().await;
+        tracing::info!(failures = failures.len(), "stopped");
+        Ok(exit_code(!failures.is_empty()))
+    })
 }
 
 async fn wait_for_signal() -> std::io::Result<()> {

@@ -154,7 +154,7 @@ fn a_registration_that_returns_an_error_is_refused_with_the_error() {
 }
 
 #[test]
-fn a_plugin_built_against_interface_1_0_loads_and_names_the_missing_shutdown() {
+fn a_plugin_built_against_interface_1_0_loads_and_names_the_missing_capabilities() {
     let (dir, good) = dir_with_good_plugin("interface-1-0");
     let legacy = copy_fixture("interface-1-0", &dir, "legacy.so");
 
@@ -165,7 +165,7 @@ fn a_plugin_built_against_interface_1_0_loads_and_names_the_missing_shutdown() {
     assert_eq!(legacy_report["file"], legacy.as_str());
     assert_eq!(legacy_report["status"], "ok", "{legacy_report:#}");
     assert_eq!(legacy_report["interface"], "1.0.0");
-    assert_eq!(legacy_report["missing_capabilities"], json!(["shutdown"]));
+    assert_eq!(legacy_report["missing_capabilities"], json!(["shutdown", "init"]));
     assert_eq!(good_report["file"], good.as_str());
     assert_eq!(good_report["status"], "ok", "{good_report:#}");
     assert_eq!(good_report["missing_capabilities"], json!([]));
@@ -233,7 +233,7 @@ fn an_interface_1_0_library_read_as_the_current_interface_fails_the_layout_check
     assert!(
         summary
             .lines()
-            .any(|line| line == "layout error: too many fields: expected `2`, found `1`"),
+            .any(|line| line == "layout error: too many fields: expected `3`, found `1`"),
         "the summary names the root module's missing field:\n{summary}"
     );
 

@@ -1,47 +1,11 @@
 //! Builders that plugin and module registration functions fill in.
 
-use std::fmt;
-
+use crate::{Error, context::Context, init::InitFn};
 use abi_stable::std_types::{RString, RVec};
 use greenroom_contract::{
     Dependency, DependencyKind, ExtensionPointDescriptor, ModuleDescriptor, PluginDescriptor,
     ServiceDescriptor, ServiceScope,
 };
-
-/// An error a registration function returns to refuse registering.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegisterError {
-    message: String,
-}
-
-impl RegisterError {
-    /// An error with the given message.
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for RegisterError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for RegisterError {}
-
-impl From<String> for RegisterError {
-    fn from(message: String) -> Self {
-        Self::new(message)
-    }
-}
-
-impl From<&str> for RegisterError {
-    fn from(message: &str) -> Self {
-        Self::new(message)
-    }
-}
 
 /// What plugins and modules have in common: dependencies and provisions.
 #[derive(Default)]
@@ -84,6 +48,7 @@ pub struct PluginRegistrar {
     version: String,
     config_schema: String,
     features: Features,
+    pub(crate) init: Option<InitFn>,
 }
 
 impl PluginRegistrar {
@@ -95,7 +60,21 @@ impl PluginRegistrar {
             version: version.to_string(),
             config_schema: String::new(),
             features: Features::default(),
+            init: None,
         }
+    }
+
+    /// Sets what runs when the plugin initializes: after everything it
+    /// depends on, and after all its modules. It may run again in the same
+    /// loaded library after a shutdown, so keep per-run state in it, not in
+    /// statics.
+    pub fn init<F, Fut>(&mut self, init: F) -> &mut Self
+    where
+        F: Fn(Context) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        self.init = Some(crate::init::boxed(init));
+        self
     }
 
     /// Sets the JSON Schema of the plugin's configuration, the value under
@@ -157,15 +136,16 @@ impl PluginRegistrar {
         self
     }
 
-    pub(crate) fn into_descriptor(self) -> PluginDescriptor {
-        PluginDescriptor {
+    pub(crate) fn into_descriptor(self) -> (PluginDescriptor, Option<InitFn>) {
+        let descriptor = PluginDescriptor {
             id: self.id.into(),
             version: self.version.into(),
             dependencies: RVec::from(self.features.dependencies),
             extension_points: RVec::from(self.features.extension_points),
             services: RVec::from(self.features.services),
             config_schema: self.config_schema.into(),
-        }
+        };
+        (descriptor, self.init)
     }
 }
 
@@ -174,6 +154,7 @@ pub struct ModuleRegistrar {
     plugin_id: String,
     module_id: String,
     features: Features,
+    pub(crate) init: Option<InitFn>,
 }
 
 impl ModuleRegistrar {
@@ -182,7 +163,19 @@ impl ModuleRegistrar {
             plugin_id: plugin_id.to_string(),
             module_id: module_id.to_string(),
             features: Features::default(),
+            init: None,
         }
+    }
+
+    /// Sets what runs when the module initializes: before its plugin, and
+    /// before any module that provides an extension point it uses.
+    pub fn init<F, Fut>(&mut self, init: F) -> &mut Self
+    where
+        F: Fn(Context) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        self.init = Some(crate::init::boxed(init));
+        self
     }
 
     /// Declares that the module needs a service matching `version_req`.
@@ -226,13 +219,14 @@ impl ModuleRegistrar {
         self
     }
 
-    pub(crate) fn into_descriptor(self) -> ModuleDescriptor {
-        ModuleDescriptor {
+    pub(crate) fn into_descriptor(self) -> (ModuleDescriptor, Option<InitFn>) {
+        let descriptor = ModuleDescriptor {
             plugin_id: RString::from(self.plugin_id),
             module_id: RString::from(self.module_id),
             dependencies: RVec::from(self.features.dependencies),
             extension_points: RVec::from(self.features.extension_points),
             services: RVec::from(self.features.services),
-        }
+        };
+        (descriptor, self.init)
     }
 }
