@@ -18,4 +18,4 @@ pub mod register;
 pub mod report;
 pub mod resolve;
 
-pub use backend::{Backend, BackendError, RunningBackend};
+pub use backend::{Backend, BackendError, LoadedBackend, RunningBackend, StartError};

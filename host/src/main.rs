@@ -7,9 +7,11 @@ use std::{process::ExitCode, time::Duration};
 use camino::Utf8PathBuf;
 use clap::{Args, Parser, Subcommand};
 use greenroom_host::{
-    Backend,
+    Backend, LoadedBackend, StartError,
     check::{CheckOptions, DEFAULT_MAX_FILE_SIZE},
+    initialize::StartupReport,
     inspect::{self, InspectOptions},
+    platform,
     report::{LibraryReport, render_plan, render_table},
     resolve::{GraphFormat, Source, render_graph},
 };
@@ -34,7 +36,15 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Load every plugin and run until SIGINT or SIGTERM (the default).
-    Start(LoadArgs),
+    Start {
+        #[command(flatten)]
+        load: LoadArgs,
+        /// Initialize, shut down at once, and print the startup report as
+        /// JSON (with the process's thread count before loading and after
+        /// stopping); exit non-zero if the start failed.
+        #[arg(long)]
+        once: bool,
+    },
     /// Load and resolve every plugin in this process without initializing
     /// any; print each file's status and the plan (or every problem), and
     /// exit non-zero if a file was refused or the plugins cannot start.
@@ -100,13 +110,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     install_logging(cli.log_format, cli.command.as_ref());
 
-    let command = cli.command.unwrap_or(Command::Start(LoadArgs {
-        plugins: "plugins".into(),
-        private_dir: None,
-        limits: Limits {
-            max_plugin_size: DEFAULT_MAX_FILE_SIZE,
+    let command = cli.command.unwrap_or(Command::Start {
+        load: LoadArgs {
+            plugins: "plugins".into(),
+            private_dir: None,
+            limits: Limits {
+                max_plugin_size: DEFAULT_MAX_FILE_SIZE,
+            },
         },
-    }));
+        once: false,
+    });
     match run(command) {
         Ok(code) => code,
         Err(error) => {
@@ -122,7 +135,7 @@ fn install_logging(format: LogFormat, command: Option<&Command>) {
     use std::io::IsTerminal as _;
 
     let default = match command {
-        None | Some(Command::Start(_)) => "info",
+        None | Some(Command::Start { .. }) => "info",
         Some(_) => "warn",
     };
     let filter =
@@ -139,7 +152,7 @@ fn install_logging(format: LogFormat, command: Option<&Command>) {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Start(args) => start(args),
+        Command::Start { load, once } => start(load, once),
         Command::Check(args) => {
             let backend = backend(args).load()?;
             print!("{}", render_table(backend.reports()));
@@ -213,26 +226,55 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn start(args: LoadArgs) -> anyhow::Result<ExitCode> {
-    let backend = backend(args).load()?;
+fn start(args: LoadArgs, once: bool) -> anyhow::Result<ExitCode> {
+    let threads_before = platform::thread_count();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(async {
-        let running = match backend.start().await {
-            Ok(running) => running,
-            Err(error) => {
-                tracing::error!("{error}");
-                return Ok(ExitCode::FAILURE);
-            }
-        };
-        let started = running.report().plugins.len();
-        tracing::info!(
-            plugins = started,
-            "greenroom started; stop it with Ctrl-C or SIGTERM"
-        );
+    let backend = backend(args).load()?;
+    let outcome = runtime.block_on(run_backend(backend, once))?;
+    drop(runtime);
 
+    if let Some(report) = outcome.report {
+        let summary = serde_json::json!({
+            "startup": report,
+            "stop_failures": outcome.stop_failures,
+            "threads_before_load": threads_before,
+            "threads_after_stop": platform::thread_count(),
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    }
+    Ok(exit_code(!outcome.ok))
+}
+
+/// What running the backend came to.
+struct Outcome {
+    ok: bool,
+    report: Option<StartupReport>,
+    stop_failures: Vec<String>,
+}
+
+async fn run_backend(backend: LoadedBackend, once: bool) -> anyhow::Result<Outcome> {
+    let running = match backend.start().await {
+        Ok(running) => running,
+        Err(error) => {
+            tracing::error!("{error}");
+            let report = match error {
+                StartError::Aborted(report) if once => Some(*report),
+                _ => None,
+            };
+            return Ok(Outcome {
+                ok: false,
+                report,
+                stop_failures: Vec::new(),
+            });
+        }
+    };
+    let report = running.report().clone();
+    if !once {
+        let plugins = report.plugins.len();
+        tracing::info!(plugins, "greenroom started; stop it with Ctrl-C or SIGTERM");
         wait_for_signal().await?;
         tracing::info!("stopping (a second signal exits at once)");
         tokio::spawn(async {
@@ -241,9 +283,13 @@ fn start(args: LoadArgs) -> anyhow::Result<ExitCode> {
                 std::process::exit(130);
             }
         });
-        let failures = running.stop().await;
-        tracing::info!(failures = failures.len(), "stopped");
-        Ok(exit_code(!failures.is_empty()))
+    }
+    let stop_failures = running.stop().await;
+    tracing::info!(failures = stop_failures.len(), "stopped");
+    Ok(Outcome {
+        ok: stop_failures.is_empty(),
+        report: once.then_some(report),
+        stop_failures,
     })
 }
 

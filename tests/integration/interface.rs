@@ -165,7 +165,10 @@ fn a_plugin_built_against_interface_1_0_loads_and_names_the_missing_capabilities
     assert_eq!(legacy_report["file"], legacy.as_str());
     assert_eq!(legacy_report["status"], "ok", "{legacy_report:#}");
     assert_eq!(legacy_report["interface"], "1.0.0");
-    assert_eq!(legacy_report["missing_capabilities"], json!(["shutdown", "init"]));
+    assert_eq!(
+        legacy_report["missing_capabilities"],
+        json!(["shutdown", "init"])
+    );
     assert_eq!(good_report["file"], good.as_str());
     assert_eq!(good_report["status"], "ok", "{good_report:#}");
     assert_eq!(good_report["missing_capabilities"], json!([]));

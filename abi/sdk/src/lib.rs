@@ -36,7 +36,7 @@ mod registrar;
 pub use context::Context;
 pub use error::Error;
 pub use export::{ModuleEntry, PluginEntry, register};
-pub use greenroom_contract::{INTERFACE_VERSION, ServiceScope};
+pub use greenroom_contract::{ErrorCode, INTERFACE_VERSION, PluginError, ServiceScope};
 pub use init::{BoxFuture, Executor, Inline, set_executor};
 pub use registrar::{ModuleRegistrar, PluginRegistrar};
 
@@ -48,7 +48,8 @@ pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub mod __private {
     pub use abi_stable;
     pub use greenroom_contract::{
-        Declaration, DeclarationBuilder, PluginError, PluginModule, PluginModuleRef, Registration,
+        Declaration, DeclarationBuilder, ErrorCode, PluginError, PluginModule, PluginModuleRef,
+        Registration,
     };
 
     pub use crate::init::{init_entry, shutdown_entry};
