@@ -65,8 +65,8 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Seconds a file may take to load before it is reported as hung.
-        #[arg(long, default_value_t = 10.0)]
-        timeout: f64,
+        #[arg(long, default_value = "10", value_parser = seconds)]
+        timeout: Duration,
         #[command(flatten)]
         limits: Limits,
     },
@@ -97,6 +97,12 @@ struct LoadArgs {
     private_dir: Option<Utf8PathBuf>,
     #[command(flatten)]
     limits: Limits,
+    /// Seconds a plugin's or module's initialization may take.
+    #[arg(long, default_value = "30", value_parser = seconds)]
+    init_timeout: Duration,
+    /// Seconds a lifecycle hook may take.
+    #[arg(long, default_value = "10", value_parser = seconds)]
+    hook_timeout: Duration,
 }
 
 #[derive(Args)]
@@ -117,6 +123,8 @@ fn main() -> ExitCode {
             limits: Limits {
                 max_plugin_size: DEFAULT_MAX_FILE_SIZE,
             },
+            init_timeout: Duration::from_secs(30),
+            hook_timeout: Duration::from_secs(10),
         },
         once: false,
     });
@@ -208,7 +216,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 },
                 probe_program: Utf8PathBuf::from_path_buf(std::env::current_exe()?)
                     .map_err(|path| anyhow::anyhow!("{} is not UTF-8", path.display()))?,
-                timeout: Duration::from_secs_f64(timeout),
+                timeout,
             };
             let reports = inspect::inspect(&paths, &options)?;
             print_reports(&reports, json)?;
@@ -312,7 +320,9 @@ async fn wait_for_signal() -> std::io::Result<()> {
 fn backend(args: LoadArgs) -> Backend {
     let backend = Backend::new()
         .plugins_dir(args.plugins)
-        .max_file_size(args.limits.max_plugin_size);
+        .max_file_size(args.limits.max_plugin_size)
+        .init_timeout(args.init_timeout)
+        .hook_timeout(args.hook_timeout);
     match args.private_dir {
         Some(dir) => backend.private_dir(dir),
         None => backend,
@@ -326,6 +336,17 @@ fn print_reports(reports: &[LibraryReport], json: bool) -> anyhow::Result<()> {
         print!("{}", render_table(reports));
     }
     Ok(())
+}
+
+/// Parses a positive number of seconds.
+fn seconds(text: &str) -> Result<Duration, String> {
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !(value > 0.0 && value <= 86_400.0) {
+        return Err(format!("`{text}` is not between 0 and 86400 seconds"));
+    }
+    Ok(Duration::from_secs_f64(value))
 }
 
 fn exit_code(failed: bool) -> ExitCode {
