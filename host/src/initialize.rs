@@ -33,10 +33,10 @@ pub use report::{FeatureStatus, ModuleResult, PluginResult, StartupReport};
 
 use crate::{
     load::RootModule,
-    register::PluginId,
+    register::{FeatureSet, PluginId},
     resolve::{Node, Plan},
 };
-use host_api::{SharedHooks, host_for};
+use host_api::{Feature, SharedHooks, SharedServices, host_for};
 
 /// Decides whether a failed plugin or module may fail without aborting the
 /// start (Backstage's `onPluginBootFailure: continue`).
@@ -63,11 +63,14 @@ impl Default for InitOptions {
     }
 }
 
-/// The entry points and configuration of every feature to initialize.
+/// The entry points, declarations and configuration of every feature to
+/// initialize.
 #[derive(Clone, Default)]
 pub struct Features {
     /// The library each plugin and module comes from.
     pub roots: BTreeMap<Node, RootModule>,
+    /// What each plugin and module declared at registration.
+    pub declared: BTreeMap<Node, FeatureSet>,
     /// Each plugin's configuration, by plugin id.
     pub config: BTreeMap<String, serde_json::Value>,
 }
@@ -85,6 +88,7 @@ pub struct Initialized {
 pub async fn initialize(plan: &Plan, features: Features, options: InitOptions) -> Initialized {
     let started = Instant::now();
     let features = Arc::new(features);
+    let services = SharedServices::default();
     let mut done: BTreeMap<PluginId, watch::Sender<Option<bool>>> = BTreeMap::new();
     for id in plan.plugins.keys() {
         done.insert(id.clone(), watch::channel(None).0);
@@ -110,6 +114,7 @@ pub async fn initialize(plan: &Plan, features: Features, options: InitOptions) -
             features: features.clone(),
             options: options.clone(),
             hooks: shared,
+            services: services.clone(),
         };
         let finished = done[id].clone();
         let pending = pending.clone();
@@ -174,6 +179,7 @@ struct PluginJob {
     features: Arc<Features>,
     options: InitOptions,
     hooks: SharedHooks,
+    services: SharedServices,
 }
 
 impl PluginJob {
@@ -203,7 +209,7 @@ impl PluginJob {
 
         let node = Node::Plugin(self.id.clone());
         let clock = Instant::now();
-        let outcome = self.init(&node, "").await;
+        let outcome = self.init(&node).await;
         let mut result = PluginResult::finished(&self.id, outcome, clock.elapsed(), modules);
         result.failure_allowed = (self.options.allow_failure)(&node);
         if result.status == FeatureStatus::Started {
@@ -215,14 +221,14 @@ impl PluginJob {
     async fn run_module(&self, module: &PluginId) -> ModuleResult {
         let node = Node::Module(self.id.clone(), module.clone());
         let clock = Instant::now();
-        let outcome = self.init(&node, module.as_str()).await;
+        let outcome = self.init(&node).await;
         let mut result = ModuleResult::finished(module, outcome, clock.elapsed());
         result.failure_allowed = (self.options.allow_failure)(&node);
         result
     }
 
     /// Runs one feature's initialization with the timeout.
-    async fn init(&self, node: &Node, module_id: &str) -> Result<(), String> {
+    async fn init(&self, node: &Node) -> Result<(), String> {
         let Some(root) = self.features.roots.get(node) else {
             return Ok(());
         };
@@ -238,7 +244,17 @@ impl PluginJob {
             .get(self.id.as_str())
             .cloned()
             .unwrap_or(serde_json::Value::Null);
-        let host = host_for(self.id.as_str(), module_id, &config, self.hooks.clone());
+        let feature = Feature {
+            node: node.clone(),
+            declared: self
+                .features
+                .declared
+                .get(node)
+                .cloned()
+                .unwrap_or_default(),
+            config,
+        };
+        let host = host_for(feature, self.hooks.clone(), self.services.clone());
         let timeout = self.options.init_timeout;
         match tokio::time::timeout(timeout, CatchPanic(init(host))).await {
             Ok(outcome) => outcome,

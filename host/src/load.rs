@@ -301,7 +301,7 @@ fn translate(error: LibraryError, copy: &Utf8Path) -> LoadError {
 
 /// Picks the errors out of abi_stable's layout report: each `Error:` line
 /// with the `Expected:` and `Found:` values after it.
-fn summarize(report: &str) -> String {
+pub(crate) fn summarize(report: &str) -> String {
     let lines: Vec<&str> = report
         .lines()
         .map(str::trim)

@@ -8,3 +8,4 @@
 mod artifacts;
 mod bad_files;
 mod interface;
+mod services;

@@ -11,7 +11,8 @@
 
 use abi_stable::{
     StableAbi, sabi_trait,
-    std_types::{RArc, RBox, RString, RVec, Tuple2},
+    std_types::{RArc, RBox, RResult, RString, RVec, Tuple2},
+    type_layout::TypeLayout,
 };
 use async_ffi::FfiFuture;
 
@@ -72,8 +73,47 @@ pub trait HostApi: Send + Sync + Clone {
     fn add_startup_hook(&self, hook: HookBox);
 
     /// Runs `hook` when the host shuts down, before the library is stopped.
-    #[sabi(last_prefix_field)]
     fn add_shutdown_hook(&self, hook: HookBox);
+
+    /// Offers a service this feature declared it provides, at the version
+    /// it declared.
+    fn provide_service(
+        &self,
+        id: RString,
+        version: RString,
+        object: ServiceObject,
+    ) -> RResult<(), PluginError>;
+
+    /// Gets a service this feature declared it depends on. The host checks
+    /// the provider's version against `requirement` and the layout of the
+    /// provided type against `expected` before handing it over.
+    #[sabi(last_prefix_field)]
+    fn service(
+        &self,
+        id: RString,
+        requirement: RString,
+        expected: LayoutRef,
+    ) -> RResult<ServiceObject, PluginError>;
+}
+
+/// The layout of a `StableAbi` type, as abi_stable describes it.
+#[repr(transparent)]
+#[derive(StableAbi, Clone, Copy)]
+pub struct LayoutRef(
+    /// The layout.
+    #[sabi(unsafe_opaque_field)]
+    pub &'static TypeLayout,
+);
+
+/// A service instance as it crosses the boundary: a shared value whose type
+/// is erased, with that type's layout so the receiver can check it first.
+#[repr(C)]
+#[derive(StableAbi, Clone)]
+pub struct ServiceObject {
+    /// The layout of the value's type.
+    pub layout: LayoutRef,
+    /// The value; only the side that knows its type may look inside.
+    pub value: RArc<()>,
 }
 
 /// A host handle owned by plugin code.

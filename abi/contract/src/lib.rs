@@ -38,7 +38,9 @@ pub use descriptor::{
     Registration, ServiceDescriptor, ServiceScope,
 };
 pub use error::{ErrorCode, PluginError};
-pub use host::{HookBox, HostApi, HostApi_TO, HostBox, LogLevel, LogRecord};
+pub use host::{
+    HookBox, HostApi, HostApi_TO, HostBox, LayoutRef, LogLevel, LogRecord, ServiceObject,
+};
 pub use root::{PluginModule, PluginModuleRef};
 
 /// The version of the plugin interface this crate defines.

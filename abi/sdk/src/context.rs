@@ -22,6 +22,10 @@ impl Context {
         Self { host }
     }
 
+    pub(crate) fn host(&self) -> &HostBox {
+        &self.host
+    }
+
     /// The id of the plugin (for a module, of the plugin it extends).
     pub fn plugin_id(&self) -> String {
         self.host.plugin_id().into_string()

@@ -32,6 +32,7 @@ mod export;
 mod init;
 mod log;
 mod registrar;
+mod service;
 
 pub use context::Context;
 pub use error::Error;
@@ -39,6 +40,7 @@ pub use export::{ModuleEntry, PluginEntry, register};
 pub use greenroom_contract::{ErrorCode, INTERFACE_VERSION, PluginError, ServiceScope};
 pub use init::{BoxFuture, Executor, Inline, set_executor};
 pub use registrar::{ModuleRegistrar, PluginRegistrar};
+pub use service::Service;
 
 /// The version of this SDK, recorded in every library built with it.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -145,17 +145,22 @@ impl LoadedBackend {
             Err(problems) => return Err(StartError::Resolve(problems.clone())),
         };
         let mut roots = BTreeMap::new();
+        let mut declared = BTreeMap::new();
         for library in &self.libraries {
             for plugin in &library.features.plugins {
-                roots.insert(Node::Plugin(plugin.id.clone()), library.root);
+                let node = Node::Plugin(plugin.id.clone());
+                roots.insert(node.clone(), library.root);
+                declared.insert(node, plugin.features.clone());
             }
             for module in &library.features.modules {
                 let node = Node::Module(module.plugin_id.clone(), module.module_id.clone());
-                roots.insert(node, library.root);
+                roots.insert(node.clone(), library.root);
+                declared.insert(node, module.features.clone());
             }
         }
         let features = initialize::Features {
             roots,
+            declared,
             config: self.config.clone(),
         };
         let initialized = initialize::initialize(&plan, features, self.init.clone()).await;

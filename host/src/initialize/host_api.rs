@@ -1,14 +1,43 @@
 //! The host as one plugin or module sees it: the [`HostApi`] given to its
 //! initialization.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+};
 
 use abi_stable::{
+    abi_stability::abi_checking::check_layout_compatibility,
     sabi_trait::TD_Opaque,
-    std_types::{RArc, RString},
+    std_types::{RArc, RResult, RString},
 };
-use greenroom_contract::{HookBox, HostApi, HostApi_TO, HostBox, LogLevel, LogRecord};
+use greenroom_contract::{
+    ErrorCode, HookBox, HostApi, HostApi_TO, HostBox, LayoutRef, LogLevel, LogRecord, PluginError,
+    ServiceObject,
+};
+use semver::{Version, VersionReq};
 use tracing::level_filters::LevelFilter;
+
+use crate::{
+    register::{DependencyKind, FeatureSet},
+    resolve::Node,
+};
+
+/// A service some feature provided during its initialization.
+struct Provided {
+    version: Version,
+    object: ServiceObject,
+    provider: Node,
+}
+
+/// The services provided so far, by id.
+#[derive(Default)]
+pub(crate) struct Services {
+    provided: BTreeMap<String, Provided>,
+}
+
+/// Services shared between every feature's host handle.
+pub(crate) type SharedServices = Arc<Mutex<Services>>;
 
 /// The lifecycle hooks one plugin (and its modules) registered.
 #[derive(Default)]
@@ -20,37 +49,45 @@ pub(crate) struct Hooks {
 /// Hooks shared between a plugin's host handles and the initializer.
 pub(crate) type SharedHooks = Arc<Mutex<Hooks>>;
 
-#[derive(Clone)]
-struct FeatureHost {
-    plugin_id: String,
-    module_id: String,
-    config: String,
-    hooks: SharedHooks,
+/// What the host knows of the feature a handle is for.
+pub(crate) struct Feature {
+    /// The plugin or module.
+    pub(crate) node: Node,
+    /// What it declared at registration.
+    pub(crate) declared: FeatureSet,
+    /// Its plugin's configuration.
+    pub(crate) config: serde_json::Value,
 }
 
-/// Makes the host handle for one plugin (`module_id` empty) or module.
-pub(crate) fn host_for(
-    plugin_id: &str,
-    module_id: &str,
-    config: &serde_json::Value,
+#[derive(Clone)]
+struct FeatureHost {
+    feature: Arc<Feature>,
+    config: String,
     hooks: SharedHooks,
-) -> HostBox {
+    services: SharedServices,
+}
+
+/// Makes the host handle for one plugin or module.
+pub(crate) fn host_for(feature: Feature, hooks: SharedHooks, services: SharedServices) -> HostBox {
     let host = FeatureHost {
-        plugin_id: plugin_id.to_string(),
-        module_id: module_id.to_string(),
-        config: config.to_string(),
+        config: feature.config.to_string(),
+        feature: Arc::new(feature),
         hooks,
+        services,
     };
     HostApi_TO::from_ptr(RArc::new(host), TD_Opaque)
 }
 
 impl HostApi for FeatureHost {
     fn plugin_id(&self) -> RString {
-        self.plugin_id.as_str().into()
+        self.feature.node.plugin_id().as_str().into()
     }
 
     fn module_id(&self) -> RString {
-        self.module_id.as_str().into()
+        match &self.feature.node {
+            Node::Plugin(_) => RString::new(),
+            Node::Module(_, module) => module.as_str().into(),
+        }
     }
 
     fn max_log_level(&self) -> LogLevel {
@@ -65,7 +102,11 @@ impl HostApi for FeatureHost {
     }
 
     fn log(&self, record: LogRecord) {
-        emit(&self.plugin_id, &self.module_id, &record);
+        emit(
+            self.plugin_id().as_str(),
+            self.module_id().as_str(),
+            &record,
+        );
     }
 
     fn config(&self) -> RString {
@@ -79,9 +120,111 @@ impl HostApi for FeatureHost {
     fn add_shutdown_hook(&self, hook: HookBox) {
         self.lock().shutdown.push(hook);
     }
+
+    fn provide_service(
+        &self,
+        id: RString,
+        version: RString,
+        object: ServiceObject,
+    ) -> RResult<(), PluginError> {
+        self.provide(id.as_str(), version.as_str(), object)
+            .map_err(refusal)
+            .into()
+    }
+
+    fn service(
+        &self,
+        id: RString,
+        requirement: RString,
+        expected: LayoutRef,
+    ) -> RResult<ServiceObject, PluginError> {
+        self.get(id.as_str(), requirement.as_str(), expected)
+            .map_err(refusal)
+            .into()
+    }
+}
+
+fn refusal(message: String) -> PluginError {
+    PluginError::new(ErrorCode::FAILED, message)
 }
 
 impl FeatureHost {
+    fn provide(&self, id: &str, version: &str, object: ServiceObject) -> Result<(), String> {
+        let node = &self.feature.node;
+        let declared = self
+            .feature
+            .declared
+            .services
+            .iter()
+            .find(|service| service.id.as_str() == id)
+            .ok_or_else(|| {
+                format!(
+                    "{node} provides service `{id}` without declaring it; declare it at \
+                     registration with provides_service"
+                )
+            })?;
+        if declared.version.to_string() != version {
+            return Err(format!(
+                "{node} provides service `{id}` at version {version} but declared {}",
+                declared.version
+            ));
+        }
+        let provided = Provided {
+            version: declared.version.clone(),
+            object,
+            provider: node.clone(),
+        };
+        self.services
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .provided
+            .insert(id.to_string(), provided);
+        Ok(())
+    }
+
+    fn get(
+        &self,
+        id: &str,
+        requirement: &str,
+        expected: LayoutRef,
+    ) -> Result<ServiceObject, String> {
+        let node = &self.feature.node;
+        let declared =
+            self.feature.declared.dependencies.iter().any(|dependency| {
+                dependency.kind == DependencyKind::Service && dependency.id == id
+            });
+        if !declared {
+            return Err(format!(
+                "{node} asks for service `{id}` without declaring the dependency; declare it at \
+                 registration with depends_on_service"
+            ));
+        }
+        let requirement = VersionReq::parse(requirement)
+            .map_err(|error| format!("`{requirement}` is not a version requirement: {error}"))?;
+        let services = self
+            .services
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let provided = services.provided.get(id).ok_or_else(|| {
+            format!("service `{id}` has not been provided: its provider did not offer it during initialization")
+        })?;
+        if !requirement.matches(&provided.version) {
+            return Err(format!(
+                "{node} needs service `{id}` {requirement}, but {} provides version {}",
+                provided.provider, provided.version
+            ));
+        }
+        check_layout_compatibility(expected.0, provided.object.layout.0).map_err(|errors| {
+            format!(
+                "{node} and {} were built against different versions of service `{id}`'s \
+                 interface; rebuild one of them\n{}",
+                provided.provider,
+                crate::load::summarize(&errors.to_string())
+            )
+        })?;
+        Ok(provided.object.clone())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Hooks> {
         self.hooks
             .lock()
