@@ -30,6 +30,7 @@ use crate::{
     register::Features,
     report::{LibraryReport, Stage},
     resolve::{HostService, ResolveOptions},
+    serve::HttpOptions,
 };
 
 /// Why a backend could not load at all.
@@ -54,6 +55,8 @@ pub struct Backend {
     resolve: ResolveOptions,
     init: InitOptions,
     config: BTreeMap<String, serde_json::Value>,
+    http: HttpOptions,
+    listen: bool,
 }
 
 impl Default for Backend {
@@ -75,7 +78,26 @@ impl Backend {
             resolve: ResolveOptions::default(),
             init: InitOptions::default(),
             config: BTreeMap::new(),
+            http: HttpOptions::default(),
+            listen: false,
         }
+    }
+
+    /// Serves HTTP on `address` (port 0 picks a free port; see
+    /// [`RunningBackend::http_address`]). Without it the host serves no
+    /// socket, and [`RunningBackend::router`] answers in process.
+    pub fn listen(mut self, address: std::net::SocketAddr) -> Self {
+        self.http.listen = address;
+        self.listen = true;
+        self
+    }
+
+    /// Sets the HTTP server's limits and timeouts (the listen address is
+    /// set by [`Backend::listen`]).
+    pub fn http_options(mut self, options: HttpOptions) -> Self {
+        let listen = self.http.listen;
+        self.http = HttpOptions { listen, ..options };
+        self
     }
 
     /// Loads plugin files from `dir` instead of `plugins/`.

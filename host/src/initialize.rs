@@ -14,29 +14,24 @@ mod report;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    future::Future,
-    panic::{self, AssertUnwindSafe},
-    pin::Pin,
     sync::{Arc, Mutex},
-    task::{Context, Poll},
     time::{Duration, Instant},
 };
 
-use abi_stable::std_types::RResult;
-use async_ffi::FfiFuture;
 use futures_util::future::join_all;
-use greenroom_contract::{HookBox, PluginError};
+use greenroom_contract::HookBox;
 use tokio::sync::watch;
 use tracing::Instrument as _;
 
 pub use report::{FeatureStatus, ModuleResult, PluginResult, StartupReport};
 
 use crate::{
+    boundary::PluginFuture,
     load::RootModule,
     register::{FeatureSet, PluginId},
     resolve::{Node, Plan},
 };
-use host_api::{Feature, SharedHooks, SharedServices, host_for};
+use host_api::{Feature, Shared, SharedHooks, host_for};
 
 /// Decides whether a failed plugin or module may fail without aborting the
 /// start (Backstage's `onPluginBootFailure: continue`).
@@ -73,6 +68,8 @@ pub struct Features {
     pub declared: BTreeMap<Node, FeatureSet>,
     /// Each plugin's configuration, by plugin id.
     pub config: BTreeMap<String, serde_json::Value>,
+    /// Where plugins' HTTP routes are published.
+    pub routes: Arc<crate::serve::Routes>,
 }
 
 /// What initialization left running.
@@ -87,8 +84,14 @@ pub struct Initialized {
 /// Initializes every plugin of `plan`.
 pub async fn initialize(plan: &Plan, features: Features, options: InitOptions) -> Initialized {
     let started = Instant::now();
+    let shared = Shared {
+        services: Default::default(),
+        routes: features.routes.clone(),
+    };
+    shared
+        .routes
+        .starting(plan.plugins.keys().map(ToString::to_string));
     let features = Arc::new(features);
-    let services = SharedServices::default();
     let mut done: BTreeMap<PluginId, watch::Sender<Option<bool>>> = BTreeMap::new();
     for id in plan.plugins.keys() {
         done.insert(id.clone(), watch::channel(None).0);
@@ -101,8 +104,8 @@ pub async fn initialize(plan: &Plan, features: Features, options: InitOptions) -
     let mut tasks = tokio::task::JoinSet::new();
     let mut hooks = BTreeMap::new();
     for (id, plugin) in &plan.plugins {
-        let shared = SharedHooks::default();
-        hooks.insert(id.clone(), shared.clone());
+        let plugin_hooks = SharedHooks::default();
+        hooks.insert(id.clone(), plugin_hooks.clone());
         let dependencies: Vec<(PluginId, watch::Receiver<Option<bool>>)> = plugin
             .after
             .iter()
@@ -113,8 +116,8 @@ pub async fn initialize(plan: &Plan, features: Features, options: InitOptions) -
             module_waves: plugin.module_waves.clone(),
             features: features.clone(),
             options: options.clone(),
-            hooks: shared,
-            services: services.clone(),
+            hooks: plugin_hooks,
+            shared: shared.clone(),
         };
         let finished = done[id].clone();
         let pending = pending.clone();
@@ -179,7 +182,7 @@ struct PluginJob {
     features: Arc<Features>,
     options: InitOptions,
     hooks: SharedHooks,
-    services: SharedServices,
+    shared: Shared,
 }
 
 impl PluginJob {
@@ -197,6 +200,7 @@ impl PluginJob {
                     "not initialized: it depends on plugin `{dependency}`, which did not start"
                 );
                 tracing::warn!("{reason}");
+                self.shared.routes.failed(self.id.as_str(), reason.clone());
                 return PluginResult::skipped(&self.id, reason);
             }
         }
@@ -213,7 +217,11 @@ impl PluginJob {
         let mut result = PluginResult::finished(&self.id, outcome, clock.elapsed(), modules);
         result.failure_allowed = (self.options.allow_failure)(&node);
         if result.status == FeatureStatus::Started {
+            self.shared.routes.started(self.id.as_str());
             self.run_startup_hooks().await;
+        } else {
+            let reason = result.error.clone().unwrap_or_default();
+            self.shared.routes.failed(self.id.as_str(), reason);
         }
         result
     }
@@ -254,9 +262,9 @@ impl PluginJob {
                 .unwrap_or_default(),
             config,
         };
-        let host = host_for(feature, self.hooks.clone(), self.services.clone());
+        let host = host_for(feature, self.hooks.clone(), self.shared.clone());
         let timeout = self.options.init_timeout;
-        match tokio::time::timeout(timeout, CatchPanic(init(host))).await {
+        match tokio::time::timeout(timeout, PluginFuture(init(host))).await {
             Ok(outcome) => outcome,
             Err(_) => Err(format!(
                 "initialization did not finish within {} s and was cut off",
@@ -306,31 +314,11 @@ impl Initialized {
 }
 
 async fn run_hook(mut hook: HookBox, timeout: Duration) -> Result<(), String> {
-    match tokio::time::timeout(timeout, CatchPanic(hook.run())).await {
+    match tokio::time::timeout(timeout, PluginFuture(hook.run())).await {
         Ok(outcome) => outcome,
         Err(_) => Err(format!(
             "did not finish within {} s and was cut off",
             timeout.as_secs_f32()
         )),
-    }
-}
-
-/// Awaits a plugin future, turning its outcome into the host's terms and a
-/// panic while polling it into an error.
-struct CatchPanic(FfiFuture<RResult<(), PluginError>>);
-
-impl Future for CatchPanic {
-    type Output = Result<(), String>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let polled = panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut self.0).poll(cx)));
-        match polled {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(RResult::ROk(()))) => Poll::Ready(Ok(())),
-            Ok(Poll::Ready(RResult::RErr(error))) => Poll::Ready(Err(error.to_string())),
-            Err(_) => Poll::Ready(Err(
-                "the plugin's future panicked while being polled".to_string()
-            )),
-        }
     }
 }

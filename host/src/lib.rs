@@ -8,6 +8,7 @@
 //! is a thin command line over it.
 
 pub mod backend;
+mod boundary;
 pub mod check;
 pub mod discover;
 pub mod initialize;
@@ -17,5 +18,6 @@ pub mod platform;
 pub mod register;
 pub mod report;
 pub mod resolve;
+pub mod serve;
 
 pub use backend::{Backend, BackendError, LoadedBackend, RunningBackend, StartError};

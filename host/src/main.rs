@@ -44,6 +44,9 @@ enum Command {
         /// stopping); exit non-zero if the start failed.
         #[arg(long)]
         once: bool,
+        /// Where to serve HTTP [default: 127.0.0.1:7007; with --once, nowhere].
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
     },
     /// Load and resolve every plugin in this process without initializing
     /// any; print each file's status and the plan (or every problem), and
@@ -127,6 +130,7 @@ fn main() -> ExitCode {
             hook_timeout: Duration::from_secs(10),
         },
         once: false,
+        listen: None,
     });
     match run(command) {
         Ok(code) => code,
@@ -160,7 +164,7 @@ fn install_logging(format: LogFormat, command: Option<&Command>) {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Start { load, once } => start(load, once),
+        Command::Start { load, once, listen } => start(load, once, listen),
         Command::Check(args) => {
             let backend = backend(args).load()?;
             print!("{}", render_table(backend.reports()));
@@ -234,13 +238,22 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn start(args: LoadArgs, once: bool) -> anyhow::Result<ExitCode> {
+fn start(
+    args: LoadArgs,
+    once: bool,
+    listen: Option<std::net::SocketAddr>,
+) -> anyhow::Result<ExitCode> {
     let threads_before = platform::thread_count();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let backend = backend(args).load()?;
+    let backend = match (listen, once) {
+        (Some(address), _) => backend(args).listen(address),
+        (None, false) => backend(args).listen(std::net::SocketAddr::from(([127, 0, 0, 1], 7007))),
+        (None, true) => backend(args),
+    };
+    let backend = backend.load()?;
     let outcome = runtime.block_on(run_backend(backend, once))?;
     drop(runtime);
 

@@ -84,6 +84,15 @@ pub trait HostApi: Send + Sync + Clone {
         object: ServiceObject,
     ) -> RResult<(), PluginError>;
 
+    /// Serves the plugin's routes under `/api/<pluginId>` once the plugin
+    /// has started. `open_paths` lists path prefixes (below the mount point)
+    /// that need no credential. Only plugins serve routes, once each.
+    fn serve_http(
+        &self,
+        handler: crate::http::HttpHandlerBox,
+        open_paths: RVec<RString>,
+    ) -> RResult<(), PluginError>;
+
     /// Gets a service this feature declared it depends on. The host checks
     /// the provider's version against `requirement` and the layout of the
     /// provided type against `expected` before handing it over.

@@ -29,6 +29,7 @@ pub mod descriptor;
 pub mod error;
 pub mod frozen;
 pub mod host;
+pub mod http;
 pub mod root;
 
 pub use async_ffi;

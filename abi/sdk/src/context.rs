@@ -1,13 +1,16 @@
 //! What a plugin or module sees of the host while it initializes.
 
-use std::future::Future;
+use std::{
+    future::Future,
+    sync::{Arc, Mutex},
+};
 
 use abi_stable::{
     sabi_trait::TD_Opaque,
-    std_types::{RBox, RResult},
+    std_types::{RBox, RResult, RString},
 };
 use async_ffi::{FfiFuture, FutureExt as _};
-use greenroom_contract::{HostBox, PluginError, host::Hook_TO};
+use greenroom_contract::{ErrorCode, HostBox, PluginError, host::Hook_TO, http::HttpHandlerBox};
 
 use crate::{Error, init};
 
@@ -59,6 +62,58 @@ impl Context {
         Fut: Future<Output = Result<(), Error>> + Send + 'static,
     {
         self.host.add_shutdown_hook(self.hook(hook));
+    }
+
+    /// Runs `future` on the library's executor with this feature's logger
+    /// current and panics caught, for code the host calls later (service
+    /// methods, HTTP handlers).
+    pub fn spawn<T, F>(&self, future: F) -> FfiFuture<RResult<T, PluginError>>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, Error>> + Send + 'static,
+    {
+        let slot = Arc::new(Mutex::new(None));
+        let writer = slot.clone();
+        let run = init::run_guarded(self.host.clone(), move || async move {
+            let value = future.await?;
+            *writer
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(value);
+            Ok(())
+        });
+        async move {
+            if let RResult::RErr(error) = run.await {
+                return RResult::RErr(error);
+            }
+            let value = slot
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take();
+            match value {
+                Some(value) => RResult::ROk(value),
+                None => RResult::RErr(PluginError::new(
+                    ErrorCode::FAILED,
+                    "the plugin's future finished without a value",
+                )),
+            }
+        }
+        .into_ffi()
+    }
+
+    /// Serves `handler` under `/api/<pluginId>` once the plugin has started;
+    /// requests below the `open_paths` prefixes need no credential. The HTTP
+    /// SDK (`greenroom-sdk-http`) calls this with an axum router.
+    ///
+    /// # Errors
+    ///
+    /// Returns the host's reason when a module calls it, or a plugin calls
+    /// it twice.
+    pub fn serve_http(&self, handler: HttpHandlerBox, open_paths: &[&str]) -> Result<(), Error> {
+        let open_paths = open_paths.iter().map(|path| RString::from(*path)).collect();
+        match self.host.serve_http(handler, open_paths) {
+            RResult::ROk(()) => Ok(()),
+            RResult::RErr(error) => Err(Error::msg(error.message)),
+        }
     }
 
     fn hook<F, Fut>(&self, hook: F) -> greenroom_contract::HookBox

@@ -34,10 +34,12 @@ mod log;
 mod registrar;
 mod service;
 
+pub use abi_stable;
+pub use async_ffi;
 pub use context::Context;
 pub use error::Error;
 pub use export::{ModuleEntry, PluginEntry, register};
-pub use greenroom_contract::{ErrorCode, INTERFACE_VERSION, PluginError, ServiceScope};
+pub use greenroom_contract::{ErrorCode, INTERFACE_VERSION, PluginError, ServiceScope, http};
 pub use init::{BoxFuture, Executor, Inline, set_executor};
 pub use registrar::{ModuleRegistrar, PluginRegistrar};
 pub use service::Service;

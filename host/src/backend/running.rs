@@ -1,8 +1,9 @@
 //! A loaded backend, its start and its stop.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use abi_stable::std_types::RResult;
+use greenroom_contract::INTERFACE_VERSION;
 
 use super::{Backend, Library, host_services};
 use crate::{
@@ -10,6 +11,7 @@ use crate::{
     load::PrivateDir,
     report::LibraryReport,
     resolve::{self, Node, Plan, Problem, Source},
+    serve::{self, HttpOptions, HttpState, Phase, Server},
 };
 
 /// Why a loaded backend did not start.
@@ -19,6 +21,14 @@ pub enum StartError {
     /// Resolution found problems; nothing was initialized.
     #[error("the plugins cannot start together:\n{}", list(.0))]
     Resolve(Vec<Problem>),
+    /// The HTTP server could not listen.
+    #[error("cannot listen on {address}: {source}; choose another address")]
+    Listen {
+        /// The address.
+        address: std::net::SocketAddr,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
     /// A plugin or module failed and the failure policy says abort; what
     /// did start has been shut down again.
     #[error("startup aborted: {}", aborted(.0))]
@@ -63,6 +73,8 @@ pub struct LoadedBackend {
     resolution: Result<Plan, Vec<Problem>>,
     init: InitOptions,
     config: BTreeMap<String, serde_json::Value>,
+    http: HttpOptions,
+    listen: bool,
 }
 
 impl LoadedBackend {
@@ -101,6 +113,8 @@ impl LoadedBackend {
             resolution,
             init: backend.init.clone(),
             config: backend.config.clone(),
+            http: backend.http.clone(),
+            listen: backend.listen,
         }
     }
 
@@ -158,18 +172,34 @@ impl LoadedBackend {
                 declared.insert(node, module.features.clone());
             }
         }
+        let http = HttpState::new(self.http.clone());
+        http.set_instance(instance(&self.reports, None));
+        let server = if self.listen {
+            let address = self.http.listen;
+            let server = Server::start(http.clone())
+                .await
+                .map_err(|source| StartError::Listen { address, source })?;
+            Some(server)
+        } else {
+            None
+        };
         let features = initialize::Features {
             roots,
             declared,
             config: self.config.clone(),
+            routes: http.routes.clone(),
         };
         let initialized = initialize::initialize(&plan, features, self.init.clone()).await;
+        http.set_instance(instance(&self.reports, Some(&initialized.report)));
 
         let running = RunningBackend {
             loaded: self,
             initialized,
+            http,
+            server,
         };
         if running.initialized.report.ok {
+            running.http.routes.set_phase(Phase::Ready);
             return Ok(running);
         }
         let report = running.initialized.report.clone();
@@ -178,10 +208,35 @@ impl LoadedBackend {
     }
 }
 
+/// What the instance endpoint reports: the host, every library file and
+/// every plugin's startup.
+fn instance(reports: &[LibraryReport], startup: Option<&StartupReport>) -> serde_json::Value {
+    let libraries: Vec<serde_json::Value> = reports
+        .iter()
+        .map(|report| {
+            serde_json::json!({
+                "file": report.file,
+                "library": report.library,
+                "interface": report.interface,
+                "sdk": report.sdk,
+                "status": report.status,
+                "features": report.features,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "host": { "version": env!("CARGO_PKG_VERSION"), "interface": INTERFACE_VERSION },
+        "libraries": libraries,
+        "startup": startup,
+    })
+}
+
 /// A started backend.
 pub struct RunningBackend {
     loaded: LoadedBackend,
     initialized: Initialized,
+    http: Arc<HttpState>,
+    server: Option<Server>,
 }
 
 impl RunningBackend {
@@ -195,13 +250,28 @@ impl RunningBackend {
         self.loaded.reports()
     }
 
-    /// Runs every shutdown hook, then stops every library (its threads and
-    /// runtimes), last loaded first; returns the failures.
+    /// The address the HTTP server listens on, if it was asked to.
+    pub fn http_address(&self) -> Option<std::net::SocketAddr> {
+        self.server.as_ref().map(Server::address)
+    }
+
+    /// The host's HTTP routes, to call in process without a socket.
+    pub fn router(&self) -> axum::Router {
+        serve::router(self.http.clone())
+    }
+
+    /// Stops taking plugin requests (readiness fails) and lets those in
+    /// flight finish within the drain timeout; runs every shutdown hook,
+    /// then stops every library (its threads and runtimes), last loaded
+    /// first; then closes the server. Returns the failures.
     pub async fn stop(self) -> Vec<String> {
         let Self {
             loaded,
             initialized,
+            http,
+            server,
         } = self;
+        serve::drain(&http).await;
         let mut failures = initialized.shut_down().await;
         for library in loaded.libraries.iter().rev() {
             let Some(shutdown) = library.root.shutdown() else {
@@ -220,6 +290,9 @@ impl RunningBackend {
             }
         }
         drop(loaded.private);
+        if let Some(server) = server {
+            server.stop(Duration::from_secs(1)).await;
+        }
         failures
     }
 }

@@ -9,11 +9,11 @@ use std::{
 use abi_stable::{
     abi_stability::abi_checking::check_layout_compatibility,
     sabi_trait::TD_Opaque,
-    std_types::{RArc, RResult, RString},
+    std_types::{RArc, RResult, RString, RVec},
 };
 use greenroom_contract::{
     ErrorCode, HookBox, HostApi, HostApi_TO, HostBox, LayoutRef, LogLevel, LogRecord, PluginError,
-    ServiceObject,
+    ServiceObject, http::HttpHandlerBox,
 };
 use semver::{Version, VersionReq};
 use tracing::level_filters::LevelFilter;
@@ -21,6 +21,7 @@ use tracing::level_filters::LevelFilter;
 use crate::{
     register::{DependencyKind, FeatureSet},
     resolve::Node,
+    serve::Routes,
 };
 
 /// A service some feature provided during its initialization.
@@ -59,21 +60,28 @@ pub(crate) struct Feature {
     pub(crate) config: serde_json::Value,
 }
 
+/// What the host shares with every feature's handle.
+#[derive(Clone, Default)]
+pub(crate) struct Shared {
+    pub(crate) services: SharedServices,
+    pub(crate) routes: Arc<Routes>,
+}
+
 #[derive(Clone)]
 struct FeatureHost {
     feature: Arc<Feature>,
     config: String,
     hooks: SharedHooks,
-    services: SharedServices,
+    shared: Shared,
 }
 
 /// Makes the host handle for one plugin or module.
-pub(crate) fn host_for(feature: Feature, hooks: SharedHooks, services: SharedServices) -> HostBox {
+pub(crate) fn host_for(feature: Feature, hooks: SharedHooks, shared: Shared) -> HostBox {
     let host = FeatureHost {
         config: feature.config.to_string(),
         feature: Arc::new(feature),
         hooks,
-        services,
+        shared,
     };
     HostApi_TO::from_ptr(RArc::new(host), TD_Opaque)
 }
@@ -132,6 +140,23 @@ impl HostApi for FeatureHost {
             .into()
     }
 
+    fn serve_http(
+        &self,
+        handler: HttpHandlerBox,
+        _open_paths: RVec<RString>,
+    ) -> RResult<(), PluginError> {
+        // FIXME: open paths are accepted but not yet enforced: every route is
+        // open until the auth policy exists.
+        let outcome = match &self.feature.node {
+            Node::Plugin(id) => self.shared.routes.stage(id.as_str(), handler),
+            Node::Module(..) => Err(format!(
+                "{} cannot serve HTTP routes; only plugins can",
+                self.feature.node
+            )),
+        };
+        outcome.map_err(refusal).into()
+    }
+
     fn service(
         &self,
         id: RString,
@@ -174,7 +199,8 @@ impl FeatureHost {
             object,
             provider: node.clone(),
         };
-        self.services
+        self.shared
+            .services
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .provided
@@ -202,6 +228,7 @@ impl FeatureHost {
         let requirement = VersionReq::parse(requirement)
             .map_err(|error| format!("`{requirement}` is not a version requirement: {error}"))?;
         let services = self
+            .shared
             .services
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
