@@ -1,23 +1,29 @@
 //! A custom backend: plugins from a directory plus one plugin linked in.
 
-use greenroom_host::Backend;
-use greenroom_sdk::{PluginRegistrar, RegisterError};
+#![allow(clippy::print_stdout, reason = "the example prints its startup report")]
 
-fn main() -> Result<(), greenroom_host::BackendError> {
-    let backend = Backend::new()
+use greenroom_sdk::{Error, PluginRegistrar};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let backend = greenroom_host::Backend::new()
         .plugins_dir("plugins")
-        .add_static("greeter", || {
-            greenroom_sdk::register(&[("greeter", "1.0.0", greeter)], &[])
-        })
-        .start()?;
-    for report in backend.reports() {
-        eprintln!("{}", report.status_line());
-    }
-    backend.stop();
+        .add_static(
+            "greeter",
+            greenroom_sdk::root_module! { plugins: { "greeter" => greeter } },
+        )
+        .load()?
+        .start()
+        .await?;
+    println!("{}", serde_json::to_string_pretty(backend.report())?);
+    backend.stop().await;
     Ok(())
 }
 
-fn greeter(plugin: &mut PluginRegistrar) -> Result<(), RegisterError> {
-    plugin.depends_on_service("core.logger", "^1");
+fn greeter(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin.init(|context| async move {
+        tracing::info!(plugin = %context.plugin_id(), "hello from a linked-in plugin");
+        Ok(())
+    });
     Ok(())
 }

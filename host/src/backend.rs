@@ -1,34 +1,39 @@
-//! The embedding API: choose plugins, start, stop.
+//! The embedding API: choose plugins, load and resolve them, start, stop.
 //!
 //! ```no_run
 //! use greenroom_host::Backend;
 //!
-//! let backend = Backend::new().plugins_dir("plugins").start()?;
-//! for report in backend.reports() {
-//!     println!("{}", report.status_line());
-//! }
-//! backend.stop();
-//! # Ok::<(), greenroom_host::BackendError>(())
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let backend = Backend::new().plugins_dir("plugins").load()?.start().await?;
+//! println!("{}", serde_json::to_string(backend.report())?);
+//! backend.stop().await;
+//! # Ok(())
+//! # }
 //! ```
 
-use std::collections::BTreeMap;
+mod pipeline;
+mod running;
 
-use abi_stable::std_types::RResult;
-use camino::{Utf8Path, Utf8PathBuf};
-use greenroom_contract::{PluginError, Registration};
+use std::{collections::BTreeMap, time::Duration};
+
+use camino::Utf8PathBuf;
+use greenroom_contract::PluginModuleRef;
+
+pub(crate) use pipeline::{Claims, describe, ids_of};
+pub use running::{LoadedBackend, RunningBackend, StartError};
 
 use crate::{
-    check::{self, CheckOptions, CheckedLibrary},
+    check::CheckOptions,
     discover::{self, DiscoverError},
-    load::{self, LoadError, PrivateDir, RootModule},
-    register::{self, Features},
-    report::{LibraryReport, Stage, Status},
+    initialize::InitOptions,
+    load::{LoadError, PrivateDir, RootModule},
+    register::Features,
+    report::{LibraryReport, Stage},
+    resolve::{HostService, ResolveOptions},
+    serve::HttpOptions,
 };
 
-/// A registration entry point linked into the host binary.
-pub type StaticRegister = Box<dyn Fn() -> RResult<Registration, PluginError> + Send + Sync>;
-
-/// Why a backend could not start at all.
+/// Why a backend could not load at all.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BackendError {
@@ -40,13 +45,18 @@ pub enum BackendError {
     Load(#[from] LoadError),
 }
 
-/// A backend being configured; [`Backend::start`] loads it.
+/// A backend being configured; [`Backend::load`] loads it.
 pub struct Backend {
     plugins_dir: Option<Utf8PathBuf>,
     files: Vec<Utf8PathBuf>,
     check: CheckOptions,
     private_base: Utf8PathBuf,
-    statics: Vec<(String, StaticRegister)>,
+    statics: Vec<(String, RootModule)>,
+    resolve: ResolveOptions,
+    init: InitOptions,
+    config: BTreeMap<String, serde_json::Value>,
+    http: HttpOptions,
+    listen: bool,
 }
 
 impl Default for Backend {
@@ -65,7 +75,29 @@ impl Backend {
             check: CheckOptions::default(),
             private_base: Utf8PathBuf::from_path_buf(temp).unwrap_or_else(|_| "/tmp".into()),
             statics: Vec::new(),
+            resolve: ResolveOptions::default(),
+            init: InitOptions::default(),
+            config: BTreeMap::new(),
+            http: HttpOptions::default(),
+            listen: false,
         }
+    }
+
+    /// Serves HTTP on `address` (port 0 picks a free port; see
+    /// [`RunningBackend::http_address`]). Without it the host serves no
+    /// socket, and [`RunningBackend::router`] answers in process.
+    pub fn listen(mut self, address: std::net::SocketAddr) -> Self {
+        self.http.listen = address;
+        self.listen = true;
+        self
+    }
+
+    /// Sets the HTTP server's limits and timeouts (the listen address is
+    /// set by [`Backend::listen`]).
+    pub fn http_options(mut self, options: HttpOptions) -> Self {
+        let listen = self.http.listen;
+        self.http = HttpOptions { listen, ..options };
+        self
     }
 
     /// Loads plugin files from `dir` instead of `plugins/`.
@@ -100,20 +132,47 @@ impl Backend {
         self
     }
 
-    /// Adds features linked into the host instead of loaded from a file.
-    ///
-    /// `register` is what a library's registration entry point would be,
-    /// for example a closure calling `greenroom_sdk::register`.
-    pub fn add_static(
-        mut self,
-        name: &str,
-        register: impl Fn() -> RResult<Registration, PluginError> + Send + Sync + 'static,
-    ) -> Self {
-        self.statics.push((name.to_string(), Box::new(register)));
+    /// Adds a library linked into the host instead of loaded from a file,
+    /// such as one made with `greenroom_sdk::root_module!`.
+    pub fn add_static(mut self, name: &str, module: PluginModuleRef) -> Self {
+        self.statics
+            .push((name.to_string(), RootModule::Current(module)));
         self
     }
 
-    /// Finds, checks, loads and registers every library.
+    /// Makes a module whose plugin is absent an error instead of a warning.
+    pub fn orphan_modules_are_errors(mut self, errors: bool) -> Self {
+        self.resolve.orphan_modules_are_errors = errors;
+        self
+    }
+
+    /// Cuts off a plugin's or module's initialization after `timeout`.
+    pub fn init_timeout(mut self, timeout: Duration) -> Self {
+        self.init.init_timeout = timeout;
+        self
+    }
+
+    /// Cuts off a lifecycle hook after `timeout`.
+    pub fn hook_timeout(mut self, timeout: Duration) -> Self {
+        self.init.hook_timeout = timeout;
+        self
+    }
+
+    /// Decides which plugins and modules may fail without aborting the
+    /// start (by default none may).
+    pub fn failure_policy(mut self, allow: crate::initialize::FailurePolicy) -> Self {
+        self.init.allow_failure = allow;
+        self
+    }
+
+    /// Gives a plugin its configuration.
+    pub fn plugin_config(mut self, plugin_id: &str, config: serde_json::Value) -> Self {
+        self.config.insert(plugin_id.to_string(), config);
+        self
+    }
+
+    /// Finds, checks, loads and registers every library, then resolves
+    /// what they provide. Nothing initializes yet.
     ///
     /// A library that fails any stage is refused with a reason in its report
     /// and the others go on.
@@ -122,7 +181,7 @@ impl Backend {
     ///
     /// Returns an error only when the plugins directory cannot be read or
     /// the private directory cannot be created.
-    pub fn start(self) -> Result<RunningBackend, BackendError> {
+    pub fn load(self) -> Result<LoadedBackend, BackendError> {
         let mut files = Vec::new();
         let mut reports = Vec::new();
         if let Some(dir) = &self.plugins_dir {
@@ -139,218 +198,51 @@ impl Backend {
         let private = PrivateDir::create(&self.private_base)?;
         let mut claims = Claims::default();
         let mut libraries = Vec::new();
-        for (name, register) in &self.statics {
-            reports.push(start_static(name, register, &mut claims));
-        }
-        for path in &files {
-            let (report, library) = start_file(path, &self.check, &private, &mut claims);
-            tracing::info!(file = %path, status = %report.status_line(), "library");
+        for (name, root) in &self.statics {
+            let (report, library) = pipeline::start_static(name, *root, &mut claims);
             reports.push(report);
             libraries.extend(library);
         }
-        Ok(RunningBackend {
-            reports,
-            libraries,
-            _private: private,
-        })
-    }
-}
-
-/// Which file claimed each plugin and module id first.
-#[derive(Default)]
-pub(crate) struct Claims {
-    owners: BTreeMap<String, Utf8PathBuf>,
-}
-
-impl Claims {
-    /// Claims every id of a library, or names the first one already taken.
-    pub(crate) fn claim(&mut self, ids: Vec<String>, owner: &Utf8Path) -> Result<(), String> {
-        for id in &ids {
-            if let Some(first) = self.owners.get(id) {
-                return Err(format!(
-                    "{id} is already provided by {first}, which loaded first (files load in \
-                     name order); remove one of the two files"
-                ));
+        for path in &files {
+            let (report, library) = pipeline::start_file(path, &self.check, &private, &mut claims);
+            if report.is_refused() {
+                tracing::error!("{}", report.status_line());
+            } else {
+                tracing::info!(file = %path, "library loaded");
             }
+            reports.push(report);
+            libraries.extend(library);
         }
-        for id in ids {
-            self.owners.insert(id, owner.to_owned());
-        }
-        Ok(())
+        Ok(LoadedBackend::new(reports, libraries, private, &self))
     }
 }
 
-pub(crate) fn ids_of(plugins: &[String], modules: &[(String, String)]) -> Vec<String> {
-    plugins
-        .iter()
-        .map(|id| format!("plugin `{id}`"))
-        .chain(
-            modules
-                .iter()
-                .map(|(plugin, module)| format!("module `{plugin}/{module}`")),
-        )
-        .collect()
+/// The services the host itself provides to every plugin.
+pub fn host_services() -> Vec<HostService> {
+    use crate::register::{FeatureId, ServiceScope};
+
+    [
+        ("core.config", ServiceScope::Plugin),
+        ("core.lifecycle", ServiceScope::Plugin),
+        ("core.logger", ServiceScope::Plugin),
+        ("core.plugin-metadata", ServiceScope::Plugin),
+    ]
+    .into_iter()
+    .map(|(id, scope)| HostService {
+        id: FeatureId::parse("service id", id).expect("core service ids are valid"),
+        version: semver::Version::new(1, 0, 0),
+        scope,
+    })
+    .collect()
 }
 
-fn start_static(name: &str, register: &StaticRegister, claims: &mut Claims) -> LibraryReport {
-    let file = Utf8PathBuf::from(format!("(static) {name}"));
-    let features = match register().into_result() {
-        Ok(registration) => register::validate(registration).map_err(|error| error.to_string()),
-        Err(error) => Err(register::RegisterError::from(error).to_string()),
-    };
-    let result = features.and_then(|features| {
-        let plugins: Vec<String> = features.plugins.iter().map(|p| p.id.to_string()).collect();
-        let modules: Vec<(String, String)> = features
-            .modules
-            .iter()
-            .map(|m| (m.plugin_id.to_string(), m.module_id.to_string()))
-            .collect();
-        claims
-            .claim(ids_of(&plugins, &modules), &file)
-            .map(|()| features)
-    });
-    let mut report = LibraryReport::refused(file, Stage::Register, String::new());
-    report.library = Some(name.to_string());
-    match result {
-        Ok(features) => {
-            report.status = Status::Ok;
-            report.features = Some(features);
-        }
-        Err(reason) => {
-            report.status = Status::Refused {
-                stage: Stage::Register,
-                reason,
-            }
-        }
-    }
-    report
-}
-
-fn start_file(
-    path: &Utf8Path,
-    options: &CheckOptions,
-    private: &PrivateDir,
-    claims: &mut Claims,
-) -> (LibraryReport, Option<Library>) {
-    let checked = match check::check(path, options) {
-        Ok(checked) => checked,
-        Err(error) => {
-            return (
-                LibraryReport::refused(path.to_owned(), Stage::Check, error.to_string()),
-                None,
-            );
-        }
-    };
-    let mut report = describe(&checked);
-    let ids = ids_of(&checked.declaration.plugins, &checked.declaration.modules);
-    if let Err(reason) = claims.claim(ids, path) {
-        report.status = Status::Refused {
-            stage: Stage::Check,
-            reason,
-        };
-        return (report, None);
-    }
-
-    let loaded = match load::load(checked, private) {
-        Ok(loaded) => loaded,
-        Err(error) => {
-            report.status = Status::Refused {
-                stage: Stage::Load,
-                reason: error.to_string(),
-            };
-            return (report, None);
-        }
-    };
-    match register::register(|| loaded.root.register(), &loaded.declaration) {
-        Ok(features) => {
-            report.features = Some(features.clone());
-            let library = Library {
-                path: loaded.path,
-                root: loaded.root,
-                features,
-            };
-            (report, Some(library))
-        }
-        Err(error) => {
-            report.status = Status::Refused {
-                stage: Stage::Register,
-                reason: error.to_string(),
-            };
-            (report, None)
-        }
-    }
-}
-
-/// A report for a file that passed the check stage, so far `ok`.
-pub(crate) fn describe(checked: &CheckedLibrary) -> LibraryReport {
-    LibraryReport {
-        file: checked.path.clone(),
-        sha256: Some(checked.sha256.clone()),
-        library: Some(checked.declaration.library.clone()),
-        interface: Some(checked.declaration.interface.clone()),
-        sdk: Some(checked.declaration.sdk.clone()),
-        missing_capabilities: checked
-            .revision
-            .missing_capabilities()
-            .iter()
-            .map(|capability| capability.to_string())
-            .collect(),
-        status: Status::Ok,
-        features: None,
-    }
-}
-
-/// A library file that loaded and registered.
+/// A library that loaded and registered.
 #[derive(Debug)]
 pub struct Library {
-    /// Where it was found.
+    /// Where it was found, or `(static) name` for a linked-in library.
     pub path: Utf8PathBuf,
     /// Its entry points.
     pub root: RootModule,
     /// What it registered.
     pub features: Features,
-}
-
-/// A started backend.
-#[derive(Debug)]
-pub struct RunningBackend {
-    reports: Vec<LibraryReport>,
-    libraries: Vec<Library>,
-    _private: PrivateDir,
-}
-
-impl RunningBackend {
-    /// What became of every library, in load order.
-    pub fn reports(&self) -> &[LibraryReport] {
-        &self.reports
-    }
-
-    /// The libraries that loaded and registered.
-    pub fn libraries(&self) -> &[Library] {
-        &self.libraries
-    }
-
-    /// Whether any library was refused.
-    pub fn any_refused(&self) -> bool {
-        self.reports.iter().any(LibraryReport::is_refused)
-    }
-
-    /// Stops every library, last loaded first, and returns the failures.
-    ///
-    /// A library built against an interface without a shutdown entry point
-    /// is skipped; its report already names the missing capability.
-    pub fn stop(self) -> Vec<String> {
-        let mut failures = Vec::new();
-        for library in self.libraries.iter().rev() {
-            let Some(shutdown) = library.root.shutdown() else {
-                tracing::debug!(file = %library.path, "library has no shutdown entry point");
-                continue;
-            };
-            if let RResult::RErr(error) = shutdown() {
-                tracing::error!(file = %library.path, %error, "library shutdown failed");
-                failures.push(format!("{}: shutdown failed: {error}", library.path));
-            }
-        }
-        failures
-    }
 }

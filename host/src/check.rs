@@ -50,6 +50,12 @@ pub enum CheckError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// A symbolic link whose target does not exist.
+    #[error("a symbolic link to {target}, which does not exist; fix or remove the link")]
+    DanglingLink {
+        /// Where the link points.
+        target: String,
+    },
     /// The entry is not a regular file.
     #[error("{kind} is not a plugin file; only regular files are loaded")]
     NotRegular {
@@ -187,8 +193,16 @@ pub fn read_regular_file(path: &Utf8Path, limit: u64) -> Result<Vec<u8>, CheckEr
         });
     }
 
-    let file = platform::open_without_blocking(path.as_std_path())
-        .map_err(|source| CheckError::Read { source })?;
+    let file = platform::open_without_blocking(path.as_std_path()).map_err(|source| {
+        match std::fs::read_link(path) {
+            Ok(target) if source.kind() == std::io::ErrorKind::NotFound => {
+                CheckError::DanglingLink {
+                    target: target.display().to_string(),
+                }
+            }
+            _ => CheckError::Read { source },
+        }
+    })?;
     let metadata = file
         .metadata()
         .map_err(|source| CheckError::Read { source })?;

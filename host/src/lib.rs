@@ -8,13 +8,17 @@
 //! is a thin command line over it.
 
 pub mod backend;
+mod boundary;
 pub mod check;
 pub mod config;
 pub mod discover;
+pub mod initialize;
 pub mod inspect;
 pub mod load;
 pub mod platform;
 pub mod register;
 pub mod report;
+pub mod resolve;
+pub mod serve;
 
-pub use backend::{Backend, BackendError, RunningBackend};
+pub use backend::{Backend, BackendError, LoadedBackend, RunningBackend, StartError};

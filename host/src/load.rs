@@ -169,6 +169,20 @@ impl RootModule {
         }
     }
 
+    /// The library's initialization entry point, if its interface has one.
+    pub fn init(
+        &self,
+    ) -> Option<
+        extern "C" fn(
+            greenroom_contract::HostBox,
+        ) -> async_ffi::FfiFuture<RResult<(), PluginError>>,
+    > {
+        match self {
+            Self::V1_0(_) => None,
+            Self::Current(module) => module.init(),
+        }
+    }
+
     /// The library's shutdown entry point, if its interface has one.
     pub fn shutdown(&self) -> Option<extern "C" fn() -> RResult<(), PluginError>> {
         match self {
@@ -287,7 +301,7 @@ fn translate(error: LibraryError, copy: &Utf8Path) -> LoadError {
 
 /// Picks the errors out of abi_stable's layout report: each `Error:` line
 /// with the `Expected:` and `Found:` values after it.
-fn summarize(report: &str) -> String {
+pub(crate) fn summarize(report: &str) -> String {
     let lines: Vec<&str> = report
         .lines()
         .map(str::trim)

@@ -7,11 +7,14 @@ use std::{process::ExitCode, time::Duration};
 use camino::Utf8PathBuf;
 use clap::{Args, Parser, Subcommand};
 use greenroom_host::{
-    Backend,
+    Backend, LoadedBackend, StartError,
     check::{CheckOptions, DEFAULT_MAX_FILE_SIZE},
     config::{self, ConfigLoader, PluginSchemas},
+    initialize::StartupReport,
     inspect::{self, InspectOptions},
-    report::{LibraryReport, render_table},
+    platform,
+    report::{LibraryReport, render_plan, render_table},
+    resolve::{GraphFormat, Source, render_graph},
 };
 
 /// Greenroom: a plugin host for native Rust plugin libraries.
@@ -20,20 +23,49 @@ use greenroom_host::{
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// How log lines are written to stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Load every plugin and run until SIGINT or SIGTERM (the default).
-    Start(LoadArgs),
-    /// Load every plugin in this process, print what happened, and exit
-    /// non-zero if any file was refused.
+    Start {
+        #[command(flatten)]
+        load: LoadArgs,
+        /// Initialize, shut down at once, and print the startup report as
+        /// JSON (with the process's thread count before loading and after
+        /// stopping); exit non-zero if the start failed.
+        #[arg(long)]
+        once: bool,
+        /// Where to serve HTTP [default: 127.0.0.1:7007; with --once, nowhere].
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Load and resolve every plugin in this process without initializing
+    /// any; print each file's status and the plan (or every problem), and
+    /// exit non-zero if a file was refused or the plugins cannot start.
     Check(LoadArgs),
     /// Check or print the configuration (app-config*.yaml and
     /// GREENROOM_CONFIG_* variables).
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Print the resolved graph of plugins and modules.
+    Graph {
+        #[command(flatten)]
+        load: LoadArgs,
+        /// The output format.
+        #[arg(long, value_enum, default_value_t = Format::Dot)]
+        format: Format,
     },
     /// Describe library files, loading each in a child process.
     Inspect {
@@ -43,8 +75,8 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Seconds a file may take to load before it is reported as hung.
-        #[arg(long, default_value_t = 10.0)]
-        timeout: f64,
+        #[arg(long, default_value = "10", value_parser = seconds)]
+        timeout: Duration,
         #[command(flatten)]
         limits: Limits,
     },
@@ -88,6 +120,12 @@ struct ConfigArgs {
     plugins: Option<Utf8PathBuf>,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Dot,
+    Mermaid,
+}
+
 #[derive(Args)]
 struct LoadArgs {
     /// The plugins directory.
@@ -99,6 +137,12 @@ struct LoadArgs {
     private_dir: Option<Utf8PathBuf>,
     #[command(flatten)]
     limits: Limits,
+    /// Seconds a plugin's or module's initialization may take.
+    #[arg(long, default_value = "30", value_parser = seconds)]
+    init_timeout: Duration,
+    /// Seconds a lifecycle hook may take.
+    #[arg(long, default_value = "10", value_parser = seconds)]
+    hook_timeout: Duration,
 }
 
 #[derive(Args)]
@@ -110,20 +154,21 @@ struct Limits {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    install_logging(cli.log_format, cli.command.as_ref());
 
-    let command = cli.command.unwrap_or(Command::Start(LoadArgs {
-        plugins: "plugins".into(),
-        private_dir: None,
-        limits: Limits {
-            max_plugin_size: DEFAULT_MAX_FILE_SIZE,
+    let command = cli.command.unwrap_or(Command::Start {
+        load: LoadArgs {
+            plugins: "plugins".into(),
+            private_dir: None,
+            limits: Limits {
+                max_plugin_size: DEFAULT_MAX_FILE_SIZE,
+            },
+            init_timeout: Duration::from_secs(30),
+            hook_timeout: Duration::from_secs(10),
         },
-    }));
+        once: false,
+        listen: None,
+    });
     match run(command) {
         Ok(code) => code,
         Err(error) => {
@@ -133,16 +178,68 @@ fn main() -> ExitCode {
     }
 }
 
+/// Logs to stderr: `info` for `start`, only warnings for the commands whose
+/// output is their report; `RUST_LOG` overrides either.
+fn install_logging(format: LogFormat, command: Option<&Command>) {
+    use std::io::IsTerminal as _;
+
+    let default = match command {
+        None | Some(Command::Start { .. }) => "info",
+        Some(_) => "warn",
+    };
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Start(args) => start(args),
-        Command::Config { command } => config_command(command),
+        Command::Start { load, once, listen } => start(load, once, listen),
         Command::Check(args) => {
-            let backend = backend(args).start()?;
+            let backend = backend(args).load()?;
             print!("{}", render_table(backend.reports()));
-            let refused = backend.any_refused();
-            let failures = backend.stop();
-            Ok(exit_code(refused || !failures.is_empty()))
+            let resolution = backend.resolution();
+            match resolution {
+                Ok(plan) => print!("{}", render_plan(plan)),
+                Err(problems) => {
+                    println!("\nthe plugins cannot start together:");
+                    for problem in problems {
+                        println!("  {problem}");
+                    }
+                }
+            }
+            Ok(exit_code(backend.any_refused() || resolution.is_err()))
+        }
+        Command::Config { command } => config_command(command),
+        Command::Graph { load, format } => {
+            let backend = backend(load).load()?;
+            let plan = match backend.resolution() {
+                Ok(plan) => plan,
+                Err(problems) => {
+                    for problem in problems {
+                        eprintln!("greenroom: {problem}");
+                    }
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let origins = backend.sources();
+            let sources: Vec<Source<'_>> = origins
+                .iter()
+                .map(|(origin, features)| Source { origin, features })
+                .collect();
+            let format = match format {
+                Format::Dot => GraphFormat::Dot,
+                Format::Mermaid => GraphFormat::Mermaid,
+            };
+            print!("{}", render_graph(plan, &sources, format));
+            Ok(ExitCode::SUCCESS)
         }
         Command::Inspect {
             paths,
@@ -161,7 +258,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 },
                 probe_program: Utf8PathBuf::from_path_buf(std::env::current_exe()?)
                     .map_err(|path| anyhow::anyhow!("{} is not UTF-8", path.display()))?,
-                timeout: Duration::from_secs_f64(timeout),
+                timeout,
             };
             let reports = inspect::inspect(&paths, &options)?;
             print_reports(&reports, json)?;
@@ -172,11 +269,124 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 .no_plugins_dir()
                 .max_file_size(limits.max_plugin_size)
                 .file(file)
-                .start()?;
+                .load()?;
             println!("{}", serde_json::to_string(&backend.reports()[0])?);
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn start(
+    args: LoadArgs,
+    once: bool,
+    listen: Option<std::net::SocketAddr>,
+) -> anyhow::Result<ExitCode> {
+    let threads_before = platform::thread_count();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let backend = match (listen, once) {
+        (Some(address), _) => backend(args).listen(address),
+        (None, false) => backend(args).listen(std::net::SocketAddr::from(([127, 0, 0, 1], 7007))),
+        (None, true) => backend(args),
+    };
+    let backend = backend.load()?;
+    let outcome = runtime.block_on(run_backend(backend, once))?;
+    drop(runtime);
+
+    if let Some(report) = outcome.report {
+        let summary = serde_json::json!({
+            "startup": report,
+            "stop_failures": outcome.stop_failures,
+            "threads_before_load": threads_before,
+            "threads_after_stop": platform::thread_count(),
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    }
+    Ok(exit_code(!outcome.ok))
+}
+
+/// What running the backend came to.
+struct Outcome {
+    ok: bool,
+    report: Option<StartupReport>,
+    stop_failures: Vec<String>,
+}
+
+async fn run_backend(backend: LoadedBackend, once: bool) -> anyhow::Result<Outcome> {
+    let running = match backend.start().await {
+        Ok(running) => running,
+        Err(error) => {
+            tracing::error!("{error}");
+            let report = match error {
+                StartError::Aborted(report) if once => Some(*report),
+                _ => None,
+            };
+            return Ok(Outcome {
+                ok: false,
+                report,
+                stop_failures: Vec::new(),
+            });
+        }
+    };
+    let report = running.report().clone();
+    if !once {
+        let plugins = report.plugins.len();
+        tracing::info!(plugins, "greenroom started; stop it with Ctrl-C or SIGTERM");
+        wait_for_signal().await?;
+        tracing::info!("stopping (a second signal exits at once)");
+        tokio::spawn(async {
+            if wait_for_signal().await.is_ok() {
+                tracing::warn!("second signal: exiting without finishing shutdown");
+                std::process::exit(130);
+            }
+        });
+    }
+    let stop_failures = running.stop().await;
+    tracing::info!(failures = stop_failures.len(), "stopped");
+    Ok(Outcome {
+        ok: stop_failures.is_empty(),
+        report: once.then_some(report),
+        stop_failures,
+    })
+}
+
+async fn wait_for_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result,
+            _ = terminate.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
+}
+
+fn backend(args: LoadArgs) -> Backend {
+    let backend = Backend::new()
+        .plugins_dir(args.plugins)
+        .max_file_size(args.limits.max_plugin_size)
+        .init_timeout(args.init_timeout)
+        .hook_timeout(args.hook_timeout);
+    match args.private_dir {
+        Some(dir) => backend.private_dir(dir),
+        None => backend,
+    }
+}
+
+fn print_reports(reports: &[LibraryReport], json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(reports)?);
+    } else {
+        print!("{}", render_table(reports));
+    }
+    Ok(())
 }
 
 fn config_command(command: ConfigCommand) -> anyhow::Result<ExitCode> {
@@ -216,63 +426,15 @@ fn config_command(command: ConfigCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn start(args: LoadArgs) -> anyhow::Result<ExitCode> {
-    let backend = backend(args).start()?;
-    let loaded = backend.libraries().len();
-    let refused = backend
-        .reports()
-        .iter()
-        .filter(|report| report.is_refused())
-        .count();
-    tracing::info!(
-        loaded,
-        refused,
-        "greenroom started; stop it with Ctrl-C or SIGTERM"
-    );
-
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(wait_for_signal())?;
-
-    tracing::info!("stopping");
-    let failures = backend.stop();
-    Ok(exit_code(!failures.is_empty()))
-}
-
-async fn wait_for_signal() -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut terminate = signal(SignalKind::terminate())?;
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result,
-            _ = terminate.recv() => Ok(()),
-        }
+/// Parses a positive number of seconds.
+fn seconds(text: &str) -> Result<Duration, String> {
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !(value > 0.0 && value <= 86_400.0) {
+        return Err(format!("`{text}` is not between 0 and 86400 seconds"));
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await
-    }
-}
-
-fn backend(args: LoadArgs) -> Backend {
-    let backend = Backend::new()
-        .plugins_dir(args.plugins)
-        .max_file_size(args.limits.max_plugin_size);
-    match args.private_dir {
-        Some(dir) => backend.private_dir(dir),
-        None => backend,
-    }
-}
-
-fn print_reports(reports: &[LibraryReport], json: bool) -> anyhow::Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(reports)?);
-    } else {
-        print!("{}", render_table(reports));
-    }
-    Ok(())
+    Ok(Duration::from_secs_f64(value))
 }
 
 fn exit_code(failed: bool) -> ExitCode {

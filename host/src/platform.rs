@@ -166,3 +166,17 @@ pub fn is_executable(file: &object::File<'_>, bytes: &[u8]) -> bool {
     let _ = bytes;
     false
 }
+
+/// How many threads this process has, where the platform tells.
+pub fn thread_count() -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        std::fs::read_dir("/proc/self/task")
+            .ok()
+            .map(Iterator::count)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}

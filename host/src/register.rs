@@ -177,6 +177,12 @@ impl PluginId {
     }
 }
 
+impl std::borrow::Borrow<str> for PluginId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for PluginId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -210,6 +216,13 @@ impl FeatureId {
                 rule: Self::RULE,
             })
         }
+    }
+}
+
+impl FeatureId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -296,6 +309,8 @@ pub struct Service {
     pub version: Version,
     /// Whether there is one instance or one per plugin.
     pub scope: ServiceScope,
+    /// Whether this is one of many contributions to the service.
+    pub multiton: bool,
 }
 
 /// Calls a library's registration entry point and validates what it returns
@@ -409,6 +424,7 @@ fn feature_set(
                 id: FeatureId::parse("service id", &service.id)?,
                 version: parse_version(what, "service version", &service.version)?,
                 scope: service.scope.into(),
+                multiton: service.multiton,
             })
         })
         .collect::<Result<_, RegisterError>>()?;

@@ -170,3 +170,42 @@ fn render_features(out: &mut String, features: &Features) {
         }
     }
 }
+
+/// Renders the initialization plan: waves of plugins, each with its
+/// modules, and who provides each service and extension point.
+pub fn render_plan(plan: &crate::resolve::Plan) -> String {
+    let mut out = String::from("\ninitialization plan (plugins in one wave start in parallel):\n");
+    for (index, wave) in plan.waves.iter().enumerate() {
+        let _ = writeln!(out, "  wave {}:", index + 1);
+        for id in wave {
+            let plugin = &plan.plugins[id];
+            let modules: Vec<String> = plugin
+                .module_waves
+                .iter()
+                .map(|wave| {
+                    wave.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" + ")
+                })
+                .collect();
+            let after: Vec<String> = plugin.after.iter().map(ToString::to_string).collect();
+            let _ = write!(out, "    {id} {}", plugin.version);
+            if !modules.is_empty() {
+                let _ = write!(out, ", modules first: {}", modules.join(" then "));
+            }
+            if !after.is_empty() {
+                let _ = write!(out, ", after {}", after.join(", "));
+            }
+            out.push('\n');
+        }
+    }
+    out.push_str("providers:\n");
+    for (what, provider) in &plan.providers {
+        let _ = writeln!(out, "  {what}: {provider}");
+    }
+    for warning in &plan.warnings {
+        let _ = writeln!(out, "warning: {warning}");
+    }
+    out
+}

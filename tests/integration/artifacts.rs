@@ -1,9 +1,12 @@
-//! Finding the binary and the fixture libraries cargo built, and scratch
-//! directories for tests.
+//! Finding the binary and the fixture libraries cargo built, scratch
+//! directories for tests, and running the binary without ever blocking a test.
 
 use std::{
-    process::{Command, Output},
+    io::Read,
+    process::{Command, Output, Stdio},
     sync::atomic::{AtomicU32, Ordering},
+    thread::JoinHandle,
+    time::{Duration, Instant},
 };
 
 use camino::{Utf8Path, Utf8PathBuf};
@@ -54,11 +57,63 @@ pub(crate) fn scratch(test: &str) -> Utf8PathBuf {
     dir
 }
 
+/// How long one run may take before the test kills it and fails: far more
+/// than any run needs, so only a run that blocks reaches it.
+const DEADLINE: Duration = Duration::from_secs(60);
+
 /// Runs `greenroom` with `args` and returns what it did.
+///
+/// # Panics
+///
+/// Panics when it does not start or still runs after [`DEADLINE`].
 pub(crate) fn run_greenroom(args: &[&str]) -> Output {
-    Command::new(greenroom())
-        .args(args)
+    let mut command = Command::new(greenroom());
+    command.args(args);
+    finish(command)
+}
+
+/// Runs `command` with warnings logged and returns what it did.
+///
+/// # Panics
+///
+/// Panics when it does not start, or kills it and panics when it still runs
+/// after [`DEADLINE`].
+pub(crate) fn finish(mut command: Command) -> Output {
+    let mut child = command
         .env("RUST_LOG", "warn")
-        .output()
-        .expect("greenroom starts")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("{command:?} does not start: {error}"));
+    let stdout = drain(child.stdout.take().expect("stdout is piped"));
+    let stderr = drain(child.stderr.take().expect("stderr is piped"));
+
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the child can be waited for") {
+            break status;
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{command:?} still ran after {DEADLINE:?} and was killed: it blocked");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: stdout.join().expect("the stdout reader does not panic"),
+        stderr: stderr.join().expect("the stderr reader does not panic"),
+    }
+}
+
+/// Reads a child's pipe to the end on its own thread, so a full pipe never
+/// stops the child.
+fn drain(mut pipe: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        bytes
+    })
 }

@@ -11,36 +11,27 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    artifacts::{fixture, scratch},
+    artifacts::{fixture, run_greenroom, scratch},
     bad_files::{
-        assert_exit, assert_ok, assert_refused, copy_fixture, dir_with_good_plugin, run,
-        status_line, stdout,
+        assert_exit, assert_refused, check_refusing, copy_fixture, dir_with_good_plugin,
+        status_line,
     },
 };
 
 /// The most lines a layout refusal may add after its first line.
 const LAYOUT_SUMMARY_MAX_LINES: usize = 5;
 
-/// Runs `greenroom check` over `dir`, asserts that it refused something
-/// and that `good` still loaded, and returns the table it printed.
-fn check_refusing(dir: &Utf8Path, good: &Utf8Path) -> String {
-    let output = run(&["check", "--plugins", dir.as_str()]);
-    assert_exit(&output, 1);
-    let table = stdout(&output);
-    assert_ok(&table, good);
-    table
-}
-
 /// Runs `greenroom inspect --json` over `paths` and parses the array.
 fn inspect_json(paths: &[&Utf8Path], code: i32) -> Vec<Value> {
     let mut args = vec!["inspect", "--json"];
     args.extend(paths.iter().map(|path| path.as_str()));
-    let output = run(&args);
+    let output = run_greenroom(&args);
     assert_exit(&output, code);
     let reports: Value = serde_json::from_slice(&output.stdout).expect("inspect prints JSON");
     reports.as_array().expect("inspect prints an array").clone()
 }
 
+/// The SHA-256 of the file at `path`, in lowercase hex.
 fn sha256_of(path: &Utf8Path) -> String {
     let bytes = std::fs::read(path).expect("the file is readable");
     check::hex(&Sha256::digest(bytes))
@@ -103,14 +94,20 @@ fn a_plugin_with_the_same_version_but_another_layout_is_refused_in_a_few_lines()
         summary.len()
     );
     assert!(
-        summary.iter().any(|line| line.contains("layout error: mismatched package")),
+        summary
+            .iter()
+            .any(|line| line.contains("layout error: mismatched package")),
         "no mismatched package error in:\n{table}"
     );
     let last = summary.last().expect("the summary has lines");
     let lines = last
         .strip_prefix("the full report (")
-        .and_then(|rest| rest.strip_suffix(" lines) is logged at debug level (RUST_LOG=greenroom_host=debug)"))
-        .unwrap_or_else(|| panic!("the summary does not end by pointing at the full report: {last}"));
+        .and_then(|rest| {
+            rest.strip_suffix(" lines) is logged at debug level (RUST_LOG=greenroom_host=debug)")
+        })
+        .unwrap_or_else(|| {
+            panic!("the summary does not end by pointing at the full report: {last}")
+        });
     assert!(lines.parse::<u32>().is_ok(), "{last}");
 }
 
@@ -157,7 +154,7 @@ fn a_registration_that_returns_an_error_is_refused_with_the_error() {
 }
 
 #[test]
-fn a_plugin_built_against_interface_1_0_loads_and_names_the_missing_shutdown() {
+fn a_plugin_built_against_interface_1_0_loads_and_names_the_missing_capabilities() {
     let (dir, good) = dir_with_good_plugin("interface-1-0");
     let legacy = copy_fixture("interface-1-0", &dir, "legacy.so");
 
@@ -168,7 +165,10 @@ fn a_plugin_built_against_interface_1_0_loads_and_names_the_missing_shutdown() {
     assert_eq!(legacy_report["file"], legacy.as_str());
     assert_eq!(legacy_report["status"], "ok", "{legacy_report:#}");
     assert_eq!(legacy_report["interface"], "1.0.0");
-    assert_eq!(legacy_report["missing_capabilities"], json!(["shutdown"]));
+    assert_eq!(
+        legacy_report["missing_capabilities"],
+        json!(["shutdown", "init"])
+    );
     assert_eq!(good_report["file"], good.as_str());
     assert_eq!(good_report["status"], "ok", "{good_report:#}");
     assert_eq!(good_report["missing_capabilities"], json!([]));
@@ -209,6 +209,7 @@ fn inspect_json_of_a_directory_reports_each_file_and_the_features_of_the_good_on
             "plugins": [{
                 "id": "minimal",
                 "version": "1.0.0",
+                "config_schema": null,
                 "dependencies": [],
                 "extension_points": [],
                 "services": [],
@@ -229,7 +230,15 @@ fn an_interface_1_0_library_read_as_the_current_interface_fails_the_layout_check
     assert_eq!(checked.revision, InterfaceRevision::V1_0);
     let error = load::load_as(checked, &private, InterfaceRevision::Current)
         .expect_err("reading a 1.0 root module as the current one is refused");
-    assert!(matches!(error, LoadError::Layout { .. }), "{error:?}");
+    let LoadError::Layout { summary, .. } = error else {
+        panic!("a layout error, not {error:?}");
+    };
+    assert!(
+        summary
+            .lines()
+            .any(|line| line == "layout error: too many fields: expected `3`, found `1`"),
+        "the summary names the root module's missing field:\n{summary}"
+    );
 
     let loaded = load::load(check(), &private).expect("the declared revision loads");
     assert_eq!(loaded.revision, InterfaceRevision::V1_0);

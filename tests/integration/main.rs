@@ -6,4 +6,7 @@
 //! one missing fails with the command to run.
 
 mod artifacts;
+mod bad_files;
 mod config;
+mod interface;
+mod services;

@@ -15,6 +15,7 @@
 //! interface 1.1.0
 //! sdk 1.0.0
 //! abi_stable 0.11
+//! async_ffi 0.5
 //! plugin hello
 //! module catalog hello-processor
 //! ```
@@ -77,6 +78,7 @@ impl DeclarationBuilder {
             .entry("interface", interface)
             .entry("sdk", sdk)
             .entry("abi_stable", crate::ABI_STABLE_LINE)
+            .entry("async_ffi", crate::ASYNC_FFI_LINE)
     }
 
     /// Declares a plugin provided by the library.
@@ -150,6 +152,8 @@ pub struct ParsedDeclaration {
     pub sdk: String,
     /// The abi_stable release line the library was built with.
     pub abi_stable: String,
+    /// The async-ffi release line the library was built with, if it said.
+    pub async_ffi: Option<String>,
     /// The ids of the plugins the library provides.
     pub plugins: Vec<String>,
     /// The modules the library provides, as `(plugin id, module id)`.
@@ -190,6 +194,7 @@ impl ParsedDeclaration {
             interface: String::new(),
             sdk: String::new(),
             abi_stable: String::new(),
+            async_ffi: None,
             plugins: Vec::new(),
             modules: Vec::new(),
         };
@@ -200,6 +205,7 @@ impl ParsedDeclaration {
                 ["interface", value] => declaration.interface = value.to_string(),
                 ["sdk", value] => declaration.sdk = value.to_string(),
                 ["abi_stable", value] => declaration.abi_stable = value.to_string(),
+                ["async_ffi", value] => declaration.async_ffi = Some(value.to_string()),
                 ["plugin", id] => declaration.plugins.push(id.to_string()),
                 ["module", plugin_id, module_id] => declaration
                     .modules
@@ -228,7 +234,7 @@ impl ParsedDeclaration {
 fn is_known_key(key: &str) -> bool {
     matches!(
         key,
-        "library" | "interface" | "sdk" | "abi_stable" | "plugin" | "module"
+        "library" | "interface" | "sdk" | "abi_stable" | "async_ffi" | "plugin" | "module"
     )
 }
 
@@ -296,6 +302,7 @@ mod tests {
         assert_eq!(parsed.interface, "1.1.0");
         assert_eq!(parsed.sdk, "1.0.0");
         assert_eq!(parsed.abi_stable, crate::ABI_STABLE_LINE);
+        assert_eq!(parsed.async_ffi.as_deref(), Some(crate::ASYNC_FFI_LINE));
         assert_eq!(parsed.plugins, ["hello"]);
         assert_eq!(
             parsed.modules,

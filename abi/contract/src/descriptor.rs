@@ -85,6 +85,9 @@ pub struct ServiceDescriptor {
     pub version: RString,
     /// Whether there is one instance or one per plugin.
     pub scope: ServiceScope,
+    /// Whether this is one of many contributions to the service (consumers
+    /// get all of them) rather than its single implementation.
+    pub multiton: bool,
 }
 
 /// What a dependency points at.

@@ -5,6 +5,10 @@
 //! through the current, longer type, so each released version keeps a copy
 //! here: same type name, same crate, the fields it had when it was released.
 //! Never edit a frozen copy.
+//!
+//! Until the first release the descriptor types ([`crate::Registration`] and
+//! what it holds) are shared by every copy and may still change; the release
+//! that freezes a root module must freeze the types it returns with it.
 
 /// The root module as released in interface 1.0.
 pub mod v1_0 {

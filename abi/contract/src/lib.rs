@@ -28,14 +28,20 @@ pub mod declaration;
 pub mod descriptor;
 pub mod error;
 pub mod frozen;
+pub mod host;
+pub mod http;
 pub mod root;
 
+pub use async_ffi;
 pub use declaration::{DECLARATION_SYMBOL, Declaration, DeclarationBuilder, ParsedDeclaration};
 pub use descriptor::{
     Dependency, DependencyKind, ExtensionPointDescriptor, ModuleDescriptor, PluginDescriptor,
     Registration, ServiceDescriptor, ServiceScope,
 };
 pub use error::{ErrorCode, PluginError};
+pub use host::{
+    HookBox, HostApi, HostApi_TO, HostBox, LayoutRef, LogLevel, LogRecord, ServiceObject,
+};
 pub use root::{PluginModule, PluginModuleRef};
 
 /// The version of the plugin interface this crate defines.
@@ -51,6 +57,10 @@ pub const INTERFACE_VERSION: &str = "1.1.0";
 /// because abi_stable's own check would only catch them after their
 /// constructors ran.
 pub const ABI_STABLE_LINE: &str = "0.11";
+
+/// The release line of async-ffi whose futures cross the boundary, checked
+/// like [`ABI_STABLE_LINE`].
+pub const ASYNC_FFI_LINE: &str = "0.5";
 
 /// The symbol under which abi_stable finds a library's root module.
 ///

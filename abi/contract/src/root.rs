@@ -5,7 +5,9 @@ use abi_stable::{
     sabi_types::VersionStrings, std_types::RResult,
 };
 
-use crate::{PluginError, Registration};
+use async_ffi::FfiFuture;
+
+use crate::{HostBox, PluginError, Registration};
 
 /// The entry points of a plugin library (interface 1.1).
 ///
@@ -28,6 +30,13 @@ pub struct PluginModule {
     ///
     /// Added in interface 1.1.
     pub shutdown: extern "C" fn() -> RResult<(), PluginError>,
+
+    /// Initializes one plugin or module of the library, the one `host`
+    /// names. Called after registration, in the order resolution decided,
+    /// and again after a shutdown when the plugin is reloaded.
+    ///
+    /// Added in interface 1.1.
+    pub init: extern "C" fn(host: HostBox) -> FfiFuture<RResult<(), PluginError>>,
 }
 
 impl RootModule for PluginModuleRef {

@@ -5,13 +5,13 @@ use std::panic::{self, AssertUnwindSafe};
 use abi_stable::std_types::{RResult, RVec};
 use greenroom_contract::{ErrorCode, PluginError, Registration};
 
-use crate::{ModuleRegistrar, PluginRegistrar, RegisterError};
+use crate::{Error, ModuleRegistrar, PluginRegistrar, init};
 
 /// A plugin named in [`export!`](crate::export): id, version, registration.
 pub type PluginEntry = (
     &'static str,
     &'static str,
-    fn(&mut PluginRegistrar) -> Result<(), RegisterError>,
+    fn(&mut PluginRegistrar) -> Result<(), Error>,
 );
 
 /// A module named in [`export!`](crate::export): plugin id, module id,
@@ -19,7 +19,7 @@ pub type PluginEntry = (
 pub type ModuleEntry = (
     &'static str,
     &'static str,
-    fn(&mut ModuleRegistrar) -> Result<(), RegisterError>,
+    fn(&mut ModuleRegistrar) -> Result<(), Error>,
 );
 
 /// Runs the registration functions of a library's plugins and modules,
@@ -38,29 +38,31 @@ pub fn register(
 ) -> RResult<Registration, PluginError> {
     catch(|| {
         let mut registration = Registration::default();
+        let mut inits = Vec::new();
         for (id, version, register_plugin) in plugins {
             let mut registrar = PluginRegistrar::new(id, version);
             register_plugin(&mut registrar).map_err(|error| failed(id, &error))?;
-            registration.plugins.push(registrar.into_descriptor());
+            let (descriptor, init) = registrar.into_descriptor();
+            inits.extend(init.map(|init| ((id.to_string(), String::new()), init)));
+            registration.plugins.push(descriptor);
         }
         let mut module_descriptors = Vec::with_capacity(modules.len());
         for (plugin_id, module_id, register_module) in modules {
             let mut registrar = ModuleRegistrar::new(plugin_id, module_id);
             register_module(&mut registrar)
                 .map_err(|error| failed(&format!("{plugin_id}/{module_id}"), &error))?;
-            module_descriptors.push(registrar.into_descriptor());
+            let (descriptor, init) = registrar.into_descriptor();
+            let key = (plugin_id.to_string(), module_id.to_string());
+            inits.extend(init.map(|init| (key, init)));
+            module_descriptors.push(descriptor);
         }
         registration.modules = RVec::from(module_descriptors);
+        init::remember(inits);
         Ok(registration)
     })
 }
 
-/// The shutdown entry point of a library that starts nothing it must stop.
-pub extern "C" fn no_shutdown() -> RResult<(), PluginError> {
-    RResult::ROk(())
-}
-
-fn failed(what: &str, error: &RegisterError) -> PluginError {
+fn failed(what: &str, error: &Error) -> PluginError {
     PluginError::new(
         ErrorCode::FAILED,
         format!("registering `{what}` failed: {error}"),
@@ -71,14 +73,7 @@ fn failed(what: &str, error: &RegisterError) -> PluginError {
 pub(crate) fn catch<T>(body: impl FnOnce() -> Result<T, PluginError>) -> RResult<T, PluginError> {
     match panic::catch_unwind(AssertUnwindSafe(body)) {
         Ok(result) => result.into(),
-        Err(payload) => {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|message| message.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic with a non-string payload".to_string());
-            RResult::RErr(PluginError::new(ErrorCode::PANICKED, message))
-        }
+        Err(payload) => RResult::RErr(init::panicked(payload.as_ref())),
     }
 }
 
@@ -86,17 +81,31 @@ pub(crate) fn catch<T>(body: impl FnOnce() -> Result<T, PluginError>) -> RResult
 ///
 /// Name each plugin with its registration function, and each module with the
 /// plugin it extends, its id and its registration function. Call it once per
-/// library, at the crate root.
+/// library, at the crate root. A library whose code needs a runtime names its
+/// [`Executor`](crate::Executor) first, as `executor: path::TO_STATIC,`.
 ///
-/// ```ignore
+/// ```
+/// use greenroom_sdk::{ModuleRegistrar, PluginRegistrar, Error};
+///
 /// greenroom_sdk::export! {
 ///     plugins: { "catalog" => register_catalog },
 ///     modules: { ("catalog", "files") => register_files },
+/// }
+///
+/// fn register_catalog(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+///     plugin.provides_extension_point("catalog.processing", "1.0.0");
+///     Ok(())
+/// }
+///
+/// fn register_files(module: &mut ModuleRegistrar) -> Result<(), Error> {
+///     module.depends_on_extension_point("catalog.processing", "^1");
+///     Ok(())
 /// }
 /// ```
 #[macro_export]
 macro_rules! export {
     (
+        $(executor: $executor:path,)?
         $(plugins: { $($plugin_id:literal => $plugin_fn:path),* $(,)? } $(,)?)?
         $(modules: { $(($module_plugin:literal, $module_id:literal) => $module_fn:path),* $(,)? }
         $(,)?)?
@@ -114,6 +123,7 @@ macro_rules! export {
             .build();
 
         $crate::__export_root_module! {
+            $(executor: $executor,)?
             $(plugins: { $($plugin_id => $plugin_fn),* })?
             $(modules: { $(($module_plugin, $module_id) => $module_fn),* })?
         }
@@ -126,51 +136,80 @@ macro_rules! export {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __export_root_module {
-    (
-        $(plugins: { $($plugin_id:literal => $plugin_fn:path),* $(,)? } $(,)?)?
-        $(modules: { $(($module_plugin:literal, $module_id:literal) => $module_fn:path),* $(,)? }
-        $(,)?)?
-    ) => {
+    ($($features:tt)*) => {
         /// The abi_stable header through which the host finds the root module.
         #[unsafe(export_name = "_1as_0lib_1header_0root_bmodule_bloader")]
         pub static GREENROOM_ROOT_MODULE: $crate::__private::abi_stable::library::LibHeader = {
-            use $crate::__private::abi_stable::{
-                library::{CheckTypeLayout, LibHeader, RootModuleResult, __call_root_module_loader},
-                prefix_type::PrefixTypeTrait,
-                std_types::RResult,
+            use $crate::__private::abi_stable::library::{
+                CheckTypeLayout, LibHeader, RootModuleResult, __call_root_module_loader,
             };
-            use $crate::__private::{PluginModule, PluginModuleRef};
 
-            extern "C" fn __greenroom_register() -> RResult<
-                $crate::__private::Registration,
-                $crate::__private::PluginError,
-            > {
-                $crate::register(
-                    &[$($(($plugin_id, env!("CARGO_PKG_VERSION"), $plugin_fn)),*)?],
-                    &[$($(($module_plugin, $module_id, $module_fn)),*)?],
-                )
-            }
-
-            fn __greenroom_root_module() -> PluginModuleRef {
-                PluginModule {
-                    register: __greenroom_register,
-                    shutdown: $crate::__private::no_shutdown,
-                }
-                .leak_into_prefix()
+            fn __greenroom_root_module() -> $crate::__private::PluginModuleRef {
+                $crate::root_module! { $($features)* }
             }
 
             extern "C" fn __greenroom_load_root_module() -> RootModuleResult {
                 __call_root_module_loader(__greenroom_root_module)
             }
 
-            // SAFETY: `__greenroom_load_root_module` returns the module whose type is
-            // named here, and the layout check stays on.
+            // SAFETY: `__greenroom_load_root_module` returns the module whose
+            // type is named here, and the layout check stays on.
             unsafe {
-                LibHeader::from_constructor::<PluginModuleRef>(
+                LibHeader::from_constructor::<$crate::__private::PluginModuleRef>(
                     __greenroom_load_root_module,
                     CheckTypeLayout::Yes,
                 )
             }
         };
     };
+}
+
+/// Builds a library's root module: its entry points as a value.
+///
+/// [`export!`] exports one from a library file. A host that links plugins
+/// in statically passes one to `Backend::add_static`:
+///
+/// ```
+/// use greenroom_sdk::{Error, PluginRegistrar};
+///
+/// let module = greenroom_sdk::root_module! {
+///     plugins: { "greeter" => register_greeter },
+/// };
+///
+/// fn register_greeter(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+///     plugin.init(|context| async move {
+///         tracing::info!(plugin = %context.plugin_id(), "hello");
+///         Ok(())
+///     });
+///     Ok(())
+/// }
+/// ```
+#[macro_export]
+macro_rules! root_module {
+    (
+        $(executor: $executor:path,)?
+        $(plugins: { $($plugin_id:literal => $plugin_fn:path),* $(,)? } $(,)?)?
+        $(modules: { $(($module_plugin:literal, $module_id:literal) => $module_fn:path),* $(,)? }
+        $(,)?)?
+    ) => {{
+        use $crate::__private::abi_stable::{prefix_type::PrefixTypeTrait, std_types::RResult};
+
+        extern "C" fn __greenroom_register() -> RResult<
+            $crate::__private::Registration,
+            $crate::__private::PluginError,
+        > {
+            $crate::register(
+                &[$($(($plugin_id, env!("CARGO_PKG_VERSION"), $plugin_fn)),*)?],
+                &[$($(($module_plugin, $module_id, $module_fn)),*)?],
+            )
+        }
+
+        $($crate::set_executor(&$executor);)?
+        $crate::__private::PluginModule {
+            register: __greenroom_register,
+            shutdown: $crate::__private::shutdown_entry,
+            init: $crate::__private::init_entry,
+        }
+        .leak_into_prefix()
+    }};
 }

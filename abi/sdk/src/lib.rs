@@ -4,13 +4,13 @@
 //! registration function for each plugin and module it provides:
 //!
 //! ```
-//! use greenroom_sdk::{PluginRegistrar, RegisterError, ServiceScope};
+//! use greenroom_sdk::{PluginRegistrar, Error, ServiceScope};
 //!
 //! greenroom_sdk::export! {
 //!     plugins: { "hello" => register_hello },
 //! }
 //!
-//! fn register_hello(plugin: &mut PluginRegistrar) -> Result<(), RegisterError> {
+//! fn register_hello(plugin: &mut PluginRegistrar) -> Result<(), Error> {
 //!     plugin
 //!         .depends_on_service("core.logger", "^1")
 //!         .provides_service("hello.greeter", "1.0.0", ServiceScope::Plugin);
@@ -26,12 +26,23 @@
 //! This crate links neither tokio nor axum, so a library that only declares
 //! features stays small.
 
+mod context;
+mod error;
 mod export;
+mod init;
+mod log;
 mod registrar;
+mod service;
 
+pub use abi_stable;
+pub use async_ffi;
+pub use context::Context;
+pub use error::Error;
 pub use export::{ModuleEntry, PluginEntry, register};
-pub use greenroom_contract::{INTERFACE_VERSION, ServiceScope};
-pub use registrar::{ModuleRegistrar, PluginRegistrar, RegisterError};
+pub use greenroom_contract::{ErrorCode, INTERFACE_VERSION, PluginError, ServiceScope, http};
+pub use init::{BoxFuture, Executor, Inline, set_executor};
+pub use registrar::{ModuleRegistrar, PluginRegistrar};
+pub use service::Service;
 
 /// The version of this SDK, recorded in every library built with it.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -41,10 +52,11 @@ pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub mod __private {
     pub use abi_stable;
     pub use greenroom_contract::{
-        Declaration, DeclarationBuilder, PluginError, PluginModule, PluginModuleRef, Registration,
+        Declaration, DeclarationBuilder, ErrorCode, PluginError, PluginModule, PluginModuleRef,
+        Registration,
     };
 
-    pub use crate::export::no_shutdown;
+    pub use crate::init::{init_entry, shutdown_entry};
 }
 
 #[cfg(test)]

@@ -1,47 +1,11 @@
 //! Builders that plugin and module registration functions fill in.
 
-use std::fmt;
-
+use crate::{Error, context::Context, init::InitFn};
 use abi_stable::std_types::{RString, RVec};
 use greenroom_contract::{
     Dependency, DependencyKind, ExtensionPointDescriptor, ModuleDescriptor, PluginDescriptor,
     ServiceDescriptor, ServiceScope,
 };
-
-/// An error a registration function returns to refuse registering.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegisterError {
-    message: String,
-}
-
-impl RegisterError {
-    /// An error with the given message.
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for RegisterError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for RegisterError {}
-
-impl From<String> for RegisterError {
-    fn from(message: String) -> Self {
-        Self::new(message)
-    }
-}
-
-impl From<&str> for RegisterError {
-    fn from(message: &str) -> Self {
-        Self::new(message)
-    }
-}
 
 /// What plugins and modules have in common: dependencies and provisions.
 #[derive(Default)]
@@ -68,11 +32,12 @@ impl Features {
         });
     }
 
-    fn service(&mut self, id: &str, version: &str, scope: ServiceScope) {
+    fn service(&mut self, id: &str, version: &str, scope: ServiceScope, multiton: bool) {
         self.services.push(ServiceDescriptor {
             id: id.into(),
             version: version.into(),
             scope,
+            multiton,
         });
     }
 }
@@ -83,24 +48,42 @@ pub struct PluginRegistrar {
     version: String,
     config_schema: String,
     features: Features,
+    pub(crate) init: Option<InitFn>,
 }
 
 impl PluginRegistrar {
-    pub(crate) fn new(id: &str, version: &str) -> Self {
+    /// A registrar for the plugin `id` at `version`; [`export!`](crate::export)
+    /// makes one for each plugin it names.
+    pub fn new(id: &str, version: &str) -> Self {
         Self {
             id: id.to_string(),
             version: version.to_string(),
             config_schema: String::new(),
             features: Features::default(),
+            init: None,
         }
+    }
+
+    /// Sets what runs when the plugin initializes: after everything it
+    /// depends on, and after all its modules. It may run again in the same
+    /// loaded library after a shutdown, so keep per-run state in it, not in
+    /// statics.
+    pub fn init<F, Fut>(&mut self, init: F) -> &mut Self
+    where
+        F: Fn(Context) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        self.init = Some(crate::init::boxed(init));
+        self
     }
 
     /// Sets the JSON Schema of the plugin's configuration, the value under
     /// the plugin's id in the app config. The host checks every plugin's
     /// configuration against its schema before anything starts.
     ///
-    /// ```ignore
-    /// plugin.config_schema(include_str!("../config.schema.json"));
+    /// ```
+    /// # let mut plugin = greenroom_sdk::PluginRegistrar::new("hello", "1.0.0");
+    /// plugin.config_schema(r#"{"type": "object", "properties": {"greeting": {"type": "string"}}}"#);
     /// ```
     pub fn config_schema(&mut self, schema: &str) -> &mut Self {
         self.config_schema = schema.to_string();
@@ -140,21 +123,29 @@ impl PluginRegistrar {
         self
     }
 
-    /// Declares a service the plugin provides.
+    /// Declares a service the plugin provides (its only implementation).
     pub fn provides_service(&mut self, id: &str, version: &str, scope: ServiceScope) -> &mut Self {
-        self.features.service(id, version, scope);
+        self.features.service(id, version, scope, false);
         self
     }
 
-    pub(crate) fn into_descriptor(self) -> PluginDescriptor {
-        PluginDescriptor {
+    /// Declares a contribution to a service that many may provide; its
+    /// consumers receive every contribution.
+    pub fn contributes_to_service(&mut self, id: &str, version: &str) -> &mut Self {
+        self.features.service(id, version, ServiceScope::Root, true);
+        self
+    }
+
+    pub(crate) fn into_descriptor(self) -> (PluginDescriptor, Option<InitFn>) {
+        let descriptor = PluginDescriptor {
             id: self.id.into(),
             version: self.version.into(),
             dependencies: RVec::from(self.features.dependencies),
             extension_points: RVec::from(self.features.extension_points),
             services: RVec::from(self.features.services),
             config_schema: self.config_schema.into(),
-        }
+        };
+        (descriptor, self.init)
     }
 }
 
@@ -163,6 +154,7 @@ pub struct ModuleRegistrar {
     plugin_id: String,
     module_id: String,
     features: Features,
+    pub(crate) init: Option<InitFn>,
 }
 
 impl ModuleRegistrar {
@@ -171,7 +163,19 @@ impl ModuleRegistrar {
             plugin_id: plugin_id.to_string(),
             module_id: module_id.to_string(),
             features: Features::default(),
+            init: None,
         }
+    }
+
+    /// Sets what runs when the module initializes: before its plugin, and
+    /// before any module that provides an extension point it uses.
+    pub fn init<F, Fut>(&mut self, init: F) -> &mut Self
+    where
+        F: Fn(Context) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        self.init = Some(crate::init::boxed(init));
+        self
     }
 
     /// Declares that the module needs a service matching `version_req`.
@@ -202,19 +206,27 @@ impl ModuleRegistrar {
         self
     }
 
-    /// Declares a service the module provides.
+    /// Declares a service the module provides (its only implementation).
     pub fn provides_service(&mut self, id: &str, version: &str, scope: ServiceScope) -> &mut Self {
-        self.features.service(id, version, scope);
+        self.features.service(id, version, scope, false);
         self
     }
 
-    pub(crate) fn into_descriptor(self) -> ModuleDescriptor {
-        ModuleDescriptor {
+    /// Declares a contribution to a service that many may provide; its
+    /// consumers receive every contribution.
+    pub fn contributes_to_service(&mut self, id: &str, version: &str) -> &mut Self {
+        self.features.service(id, version, ServiceScope::Root, true);
+        self
+    }
+
+    pub(crate) fn into_descriptor(self) -> (ModuleDescriptor, Option<InitFn>) {
+        let descriptor = ModuleDescriptor {
             plugin_id: RString::from(self.plugin_id),
             module_id: RString::from(self.module_id),
             dependencies: RVec::from(self.features.dependencies),
             extension_points: RVec::from(self.features.extension_points),
             services: RVec::from(self.features.services),
-        }
+        };
+        (descriptor, self.init)
     }
 }

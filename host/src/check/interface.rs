@@ -4,7 +4,9 @@
 //! `H` matches `^P`. Libraries built against an older minor version export
 //! an older, shorter root module, read through its frozen copy.
 
-use greenroom_contract::{ABI_STABLE_LINE, INTERFACE_VERSION, ParsedDeclaration, frozen};
+use greenroom_contract::{
+    ABI_STABLE_LINE, ASYNC_FFI_LINE, INTERFACE_VERSION, ParsedDeclaration, frozen,
+};
 use semver::{Version, VersionReq};
 
 /// Which revision of the root module a library exports.
@@ -21,7 +23,7 @@ impl InterfaceRevision {
     /// The capabilities the current interface has and this revision lacks.
     pub fn missing_capabilities(self) -> &'static [&'static str] {
         match self {
-            Self::V1_0 => &["shutdown"],
+            Self::V1_0 => &["shutdown", "init"],
             Self::Current => &[],
         }
     }
@@ -69,17 +71,20 @@ pub enum InterfaceError {
         /// Which side to rebuild.
         side: &'static str,
     },
-    /// Built with another release line of abi_stable.
+    /// Built with another release line of a crate whose types cross the
+    /// boundary.
     #[error(
-        "{plugins} was built with abi_stable {found}, but this host uses {expected}; rebuild \
+        "{plugins} was built with {dependency} {found}, but this host uses {expected}; rebuild \
          the plugin with a greenroom-sdk for interface {host}"
     )]
-    AbiStable {
+    Dependency {
         /// The plugins in the library, described for people.
         plugins: String,
-        /// The library's abi_stable line.
+        /// The crate.
+        dependency: &'static str,
+        /// The library's release line of the crate.
         found: String,
-        /// The host's abi_stable line.
+        /// The host's release line of the crate.
         expected: &'static str,
         /// The host's interface version.
         host: &'static str,
@@ -125,10 +130,24 @@ pub fn select_revision(
         });
     }
     if declaration.abi_stable != ABI_STABLE_LINE {
-        return Err(InterfaceError::AbiStable {
+        return Err(InterfaceError::Dependency {
             plugins,
+            dependency: "abi_stable",
             found: declaration.abi_stable.clone(),
             expected: ABI_STABLE_LINE,
+            host: INTERFACE_VERSION,
+        });
+    }
+    if let Some(found) = declaration
+        .async_ffi
+        .as_ref()
+        .filter(|line| *line != ASYNC_FFI_LINE)
+    {
+        return Err(InterfaceError::Dependency {
+            plugins,
+            dependency: "async-ffi",
+            found: found.clone(),
+            expected: ASYNC_FFI_LINE,
             host: INTERFACE_VERSION,
         });
     }
@@ -177,6 +196,7 @@ mod tests {
             interface: interface.to_string(),
             sdk: "1.0.0".to_string(),
             abi_stable: ABI_STABLE_LINE.to_string(),
+            async_ffi: Some(ASYNC_FFI_LINE.to_string()),
             plugins: vec!["hello".to_string()],
             modules: Vec::new(),
         }
@@ -241,6 +261,17 @@ mod tests {
         let error = select_revision(&declaration).unwrap_err().to_string();
         assert!(
             error.contains("built with abi_stable 0.12, but this host uses 0.11"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn another_async_ffi_line_is_refused() {
+        let mut declaration = declaration(INTERFACE_VERSION);
+        declaration.async_ffi = Some("0.4".to_string());
+        let error = select_revision(&declaration).unwrap_err().to_string();
+        assert!(
+            error.contains("built with async-ffi 0.4, but this host uses 0.5"),
             "{error}"
         );
     }

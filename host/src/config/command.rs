@@ -36,14 +36,14 @@ impl PluginSchemas {
         Self::default()
     }
 
-    /// Starts a backend on `dir` (running each library's registration code,
-    /// not its plugins) and collects every plugin's schema.
+    /// Loads the libraries in `dir` (running each library's registration
+    /// code, not its plugins) and collects every plugin's schema.
     ///
     /// # Errors
     ///
     /// Returns an error when the directory cannot be read.
     pub fn from_dir(dir: &Utf8Path) -> Result<Self, BackendError> {
-        let backend = Backend::new().plugins_dir(dir).start()?;
+        let backend = Backend::new().plugins_dir(dir).load()?;
         let plugins = backend
             .libraries()
             .iter()
@@ -56,9 +56,6 @@ impl PluginSchemas {
             .filter(|report| report.is_refused())
             .map(|report| report.status_line())
             .collect();
-        for failure in backend.stop() {
-            tracing::warn!(%failure, "library shutdown failed after reading schemas");
-        }
         Ok(Self { plugins, refused })
     }
 

@@ -1,0 +1,140 @@
+//! What the host offers a plugin or module while it runs: its identity,
+//! logging, configuration and lifecycle hooks.
+//!
+//! The host hands each initializing plugin and module its own [`HostBox`];
+//! everything the feature asks of the host goes through it.
+
+#![allow(
+    non_local_definitions,
+    reason = "abi_stable's sabi_trait expands to impl blocks inside constants"
+)]
+
+use abi_stable::{
+    StableAbi, sabi_trait,
+    std_types::{RArc, RBox, RResult, RString, RVec, Tuple2},
+    type_layout::TypeLayout,
+};
+use async_ffi::FfiFuture;
+
+use crate::PluginError;
+
+/// How much a log record matters, most severe first.
+#[repr(u8)]
+#[derive(StableAbi, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LogLevel {
+    /// Nothing is logged.
+    Off,
+    /// Something failed.
+    Error,
+    /// Something is degraded.
+    Warn,
+    /// A lifecycle edge.
+    Info,
+    /// Detail for developers.
+    Debug,
+    /// Every step.
+    Trace,
+}
+
+/// One log event from plugin code.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq, Eq)]
+pub struct LogRecord {
+    /// How much it matters.
+    pub level: LogLevel,
+    /// The module path of the code that logged it.
+    pub target: RString,
+    /// The event's message.
+    pub message: RString,
+    /// The event's other fields, formatted.
+    pub fields: RVec<Tuple2<RString, RString>>,
+}
+
+/// The host, as seen by one plugin or module.
+#[sabi_trait]
+pub trait HostApi: Send + Sync + Clone {
+    /// The id of the plugin being run (or that the module extends).
+    fn plugin_id(&self) -> RString;
+
+    /// The module's id, or an empty string for the plugin itself.
+    fn module_id(&self) -> RString;
+
+    /// The most detailed level the host records; skip formatting the rest.
+    fn max_log_level(&self) -> LogLevel;
+
+    /// Records a log event in the host's log, tagged with the plugin.
+    fn log(&self, record: LogRecord);
+
+    /// The plugin's configuration (the app config's value under the plugin
+    /// id) as JSON text; `null` when there is none.
+    fn config(&self) -> RString;
+
+    /// Runs `hook` once the plugin and all its modules have initialized.
+    fn add_startup_hook(&self, hook: HookBox);
+
+    /// Runs `hook` when the host shuts down, before the library is stopped.
+    fn add_shutdown_hook(&self, hook: HookBox);
+
+    /// Offers a service this feature declared it provides, at the version
+    /// it declared.
+    fn provide_service(
+        &self,
+        id: RString,
+        version: RString,
+        object: ServiceObject,
+    ) -> RResult<(), PluginError>;
+
+    /// Serves the plugin's routes under `/api/<pluginId>` once the plugin
+    /// has started. `open_paths` lists path prefixes (below the mount point)
+    /// that need no credential. Only plugins serve routes, once each.
+    fn serve_http(
+        &self,
+        handler: crate::http::HttpHandlerBox,
+        open_paths: RVec<RString>,
+    ) -> RResult<(), PluginError>;
+
+    /// Gets a service this feature declared it depends on. The host checks
+    /// the provider's version against `requirement` and the layout of the
+    /// provided type against `expected` before handing it over.
+    #[sabi(last_prefix_field)]
+    fn service(
+        &self,
+        id: RString,
+        requirement: RString,
+        expected: LayoutRef,
+    ) -> RResult<ServiceObject, PluginError>;
+}
+
+/// The layout of a `StableAbi` type, as abi_stable describes it.
+#[repr(transparent)]
+#[derive(StableAbi, Clone, Copy)]
+pub struct LayoutRef(
+    /// The layout.
+    #[sabi(unsafe_opaque_field)]
+    pub &'static TypeLayout,
+);
+
+/// A service instance as it crosses the boundary: a shared value whose type
+/// is erased, with that type's layout so the receiver can check it first.
+#[repr(C)]
+#[derive(StableAbi, Clone)]
+pub struct ServiceObject {
+    /// The layout of the value's type.
+    pub layout: LayoutRef,
+    /// The value; only the side that knows its type may look inside.
+    pub value: RArc<()>,
+}
+
+/// A host handle owned by plugin code.
+pub type HostBox = HostApi_TO<'static, RArc<()>>;
+
+/// A lifecycle hook: a piece of plugin code the host runs later, once.
+#[sabi_trait]
+pub trait Hook: Send {
+    /// Runs the hook.
+    #[sabi(last_prefix_field)]
+    fn run(&mut self) -> FfiFuture<abi_stable::std_types::RResult<(), PluginError>>;
+}
+
+/// A hook owned by the host.
+pub type HookBox = Hook_TO<'static, RBox<()>>;

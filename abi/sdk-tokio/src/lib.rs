@@ -1,0 +1,130 @@
+//! Run a Greenroom plugin library's code on its own tokio runtime.
+//!
+//! A plugin library has its own copy of tokio, so the host's runtime is of
+//! no use to it: `tokio::spawn`, timers and I/O would panic with "there is
+//! no reactor running". Name [`EXECUTOR`] in `export!` and every
+//! initialization, hook and task of the library runs inside a runtime the
+//! library owns:
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use greenroom_sdk::{Error, PluginRegistrar};
+//!
+//! greenroom_sdk::export! {
+//!     executor: greenroom_sdk_tokio::EXECUTOR,
+//!     plugins: { "jobs" => register_jobs },
+//! }
+//!
+//! fn register_jobs(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+//!     plugin.init(|_context| async {
+//!         tokio::time::sleep(Duration::from_millis(1)).await;
+//!         Ok(())
+//!     });
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The runtime starts with the first future, with one worker thread unless
+//! `GREENROOM_PLUGIN_WORKER_THREADS` says otherwise, and stops when the host
+//! shuts the library down (its threads end); a later initialization starts
+//! a new one, so a plugin can be initialized again inside the same loaded
+//! library.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Mutex,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use greenroom_sdk::{BoxFuture, ErrorCode, Executor, PluginError};
+use tokio::{runtime::Runtime, task::JoinHandle};
+
+/// How long shutdown waits for the runtime's tasks to finish.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The executor to name in `greenroom_sdk::export!`.
+pub static EXECUTOR: TokioExecutor = TokioExecutor {
+    runtime: Mutex::new(None),
+};
+
+/// An executor that owns a multi-thread tokio runtime, made on first use.
+pub struct TokioExecutor {
+    runtime: Mutex<Option<Runtime>>,
+}
+
+impl TokioExecutor {
+    fn handle(&self) -> std::io::Result<tokio::runtime::Handle> {
+        let mut runtime = self
+            .runtime
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(runtime) = runtime.as_ref() {
+            return Ok(runtime.handle().clone());
+        }
+        let workers = std::env::var("GREENROOM_PLUGIN_WORKER_THREADS")
+            .ok()
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(1);
+        let built = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name("greenroom-plugin")
+            .enable_all()
+            .build()?;
+        let handle = built.handle().clone();
+        *runtime = Some(built);
+        Ok(handle)
+    }
+}
+
+impl Executor for TokioExecutor {
+    fn spawn(
+        &self,
+        future: BoxFuture<Result<(), PluginError>>,
+    ) -> BoxFuture<Result<(), PluginError>> {
+        match self.handle() {
+            Ok(handle) => Box::pin(AbortOnDrop(handle.spawn(future))),
+            Err(error) => {
+                let message = format!("cannot start the plugin's tokio runtime: {error}");
+                Box::pin(async move { Err(PluginError::new(ErrorCode::FAILED, message)) })
+            }
+        }
+    }
+
+    fn shutdown(&self) {
+        let runtime = self
+            .runtime
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(runtime) = runtime {
+            runtime.shutdown_timeout(SHUTDOWN_TIMEOUT);
+        }
+    }
+}
+
+/// A task's result, cancelling the task if dropped before it finishes.
+struct AbortOnDrop(JoinHandle<Result<(), PluginError>>);
+
+impl Future for AbortOnDrop {
+    type Output = Result<(), PluginError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx).map(|joined| {
+            joined.unwrap_or_else(|error| {
+                Err(PluginError::new(
+                    ErrorCode::FAILED,
+                    format!("the plugin's task ended without finishing: {error}"),
+                ))
+            })
+        })
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

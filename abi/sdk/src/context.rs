@@ -1,0 +1,143 @@
+//! What a plugin or module sees of the host while it initializes.
+
+use std::{
+    future::Future,
+    sync::{Arc, Mutex},
+};
+
+use abi_stable::{
+    sabi_trait::TD_Opaque,
+    std_types::{RBox, RResult, RString},
+};
+use async_ffi::{FfiFuture, FutureExt as _};
+use greenroom_contract::{ErrorCode, HostBox, PluginError, host::Hook_TO, http::HttpHandlerBox};
+
+use crate::{Error, init};
+
+/// The host, as one initializing plugin or module sees it.
+#[derive(Clone)]
+pub struct Context {
+    host: HostBox,
+}
+
+impl Context {
+    pub(crate) fn new(host: HostBox) -> Self {
+        Self { host }
+    }
+
+    pub(crate) fn host(&self) -> &HostBox {
+        &self.host
+    }
+
+    /// The id of the plugin (for a module, of the plugin it extends).
+    pub fn plugin_id(&self) -> String {
+        self.host.plugin_id().into_string()
+    }
+
+    /// The module's id, or `None` for a plugin.
+    pub fn module_id(&self) -> Option<String> {
+        Some(self.host.module_id().into_string()).filter(|id| !id.is_empty())
+    }
+
+    /// The plugin's configuration as JSON text: the app config's value under
+    /// the plugin's id, `null` when there is none.
+    pub fn config_json(&self) -> String {
+        self.host.config().into_string()
+    }
+
+    /// Runs `hook` once this plugin and all its modules have initialized.
+    /// An error it returns is logged; it does not fail the plugin.
+    pub fn on_startup<F, Fut>(&self, hook: F)
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        self.host.add_startup_hook(self.hook(hook));
+    }
+
+    /// Runs `hook` when the host shuts the plugin down.
+    pub fn on_shutdown<F, Fut>(&self, hook: F)
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        self.host.add_shutdown_hook(self.hook(hook));
+    }
+
+    /// Runs `future` on the library's executor with this feature's logger
+    /// current and panics caught, for code the host calls later (service
+    /// methods, HTTP handlers).
+    pub fn spawn<T, F>(&self, future: F) -> FfiFuture<RResult<T, PluginError>>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, Error>> + Send + 'static,
+    {
+        let slot = Arc::new(Mutex::new(None));
+        let writer = slot.clone();
+        let run = init::run_guarded(self.host.clone(), move || async move {
+            let value = future.await?;
+            *writer
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(value);
+            Ok(())
+        });
+        async move {
+            if let RResult::RErr(error) = run.await {
+                return RResult::RErr(error);
+            }
+            let value = slot
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take();
+            match value {
+                Some(value) => RResult::ROk(value),
+                None => RResult::RErr(PluginError::new(
+                    ErrorCode::FAILED,
+                    "the plugin's future finished without a value",
+                )),
+            }
+        }
+        .into_ffi()
+    }
+
+    /// Serves `handler` under `/api/<pluginId>` once the plugin has started;
+    /// requests below the `open_paths` prefixes need no credential. The HTTP
+    /// SDK (`greenroom-sdk-http`) calls this with an axum router.
+    ///
+    /// # Errors
+    ///
+    /// Returns the host's reason when a module calls it, or a plugin calls
+    /// it twice.
+    pub fn serve_http(&self, handler: HttpHandlerBox, open_paths: &[&str]) -> Result<(), Error> {
+        let open_paths = open_paths.iter().map(|path| RString::from(*path)).collect();
+        match self.host.serve_http(handler, open_paths) {
+            RResult::ROk(()) => Ok(()),
+            RResult::RErr(error) => Err(Error::msg(error.message)),
+        }
+    }
+
+    fn hook<F, Fut>(&self, hook: F) -> greenroom_contract::HookBox
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        let host = self.host.clone();
+        Hook_TO::from_ptr(RBox::new(OnceHook(Some((hook, host)))), TD_Opaque)
+    }
+}
+
+/// A hook that runs its closure the first time, and does nothing after.
+struct OnceHook<F>(Option<(F, HostBox)>);
+
+impl<F, Fut> greenroom_contract::host::Hook for OnceHook<F>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), Error>> + Send + 'static,
+{
+    fn run(&mut self) -> FfiFuture<RResult<(), PluginError>> {
+        match self.0.take() {
+            Some((hook, host)) => init::run_guarded(host, hook),
+            None => async { RResult::ROk(()) }.into_ffi(),
+        }
+    }
+}

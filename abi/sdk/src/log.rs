@@ -1,0 +1,154 @@
+//! Forwarding the library's `tracing` events to the host's log.
+//!
+//! A plugin library has its own copy of `tracing`, whose events would
+//! otherwise go nowhere. The first initialization installs a subscriber that
+//! sends each event to the host of the feature whose code is running (or,
+//! for threads the library started itself, to the latest initialized
+//! feature). It is installed once per library; later initializations only
+//! change where it sends, so it survives any number of reloads.
+
+use std::{
+    cell::RefCell,
+    fmt::{Debug, Write as _},
+    sync::{
+        Once, RwLock,
+        atomic::{AtomicU8, AtomicU64, Ordering},
+    },
+};
+
+use abi_stable::std_types::{RString, RVec, Tuple2};
+use greenroom_contract::{HostBox, LogLevel, LogRecord};
+use tracing::{
+    Event, Level, Metadata, Subscriber,
+    field::{Field, Visit},
+    span,
+    subscriber::Interest,
+};
+
+static SINK: RwLock<Option<HostBox>> = RwLock::new(None);
+static MAX_LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Off as u8);
+static INSTALL: Once = Once::new();
+
+thread_local! {
+    static CURRENT: RefCell<Vec<HostBox>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Sends this library's events to `host` from now on.
+pub(crate) fn install(host: &HostBox) {
+    MAX_LEVEL.store(host.max_log_level() as u8, Ordering::Relaxed);
+    *SINK
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(host.clone());
+    INSTALL.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(Forwarder::default());
+    });
+}
+
+/// Stops forwarding until the next initialization.
+pub(crate) fn uninstall() {
+    MAX_LEVEL.store(LogLevel::Off as u8, Ordering::Relaxed);
+    *SINK
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+}
+
+/// Makes `host` the destination of events on this thread until dropped.
+pub(crate) fn enter(host: &HostBox) -> Entered {
+    CURRENT.with(|current| current.borrow_mut().push(host.clone()));
+    Entered(())
+}
+
+/// Undoes [`enter`] when dropped.
+pub(crate) struct Entered(());
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        CURRENT.with(|current| current.borrow_mut().pop());
+    }
+}
+
+fn level(level: &Level) -> LogLevel {
+    match *level {
+        Level::ERROR => LogLevel::Error,
+        Level::WARN => LogLevel::Warn,
+        Level::INFO => LogLevel::Info,
+        Level::DEBUG => LogLevel::Debug,
+        Level::TRACE => LogLevel::Trace,
+    }
+}
+
+#[derive(Default)]
+struct Forwarder {
+    next_span: AtomicU64,
+}
+
+impl Subscriber for Forwarder {
+    fn register_callsite(&self, _metadata: &'static Metadata<'static>) -> Interest {
+        // The host's level can change at every initialization: ask each time.
+        Interest::sometimes()
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        level(metadata.level()) as u8 <= MAX_LEVEL.load(Ordering::Relaxed)
+    }
+
+    fn new_span(&self, _span: &span::Attributes<'_>) -> span::Id {
+        span::Id::from_u64(self.next_span.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+
+    fn record(&self, _span: &span::Id, _values: &span::Record<'_>) {}
+
+    fn record_follows_from(&self, _span: &span::Id, _follows: &span::Id) {}
+
+    fn event(&self, event: &Event<'_>) {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let record = LogRecord {
+            level: level(event.metadata().level()),
+            target: event.metadata().target().into(),
+            message: fields.message.into(),
+            fields: fields.others,
+        };
+        let current = CURRENT.with(|current| current.borrow().last().cloned());
+        let host = current.or_else(|| {
+            SINK.read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .clone()
+        });
+        if let Some(host) = host {
+            host.log(record);
+        }
+    }
+
+    fn enter(&self, _span: &span::Id) {}
+
+    fn exit(&self, _span: &span::Id) {}
+}
+
+#[derive(Default)]
+struct Fields {
+    message: String,
+    others: RVec<Tuple2<RString, RString>>,
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.push(field, value.to_string());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
+        let mut text = String::new();
+        let _ = write!(text, "{value:?}");
+        self.push(field, text);
+    }
+}
+
+impl Fields {
+    fn push(&mut self, field: &Field, value: String) {
+        if field.name() == "message" {
+            self.message = value;
+        } else {
+            self.others.push(Tuple2(field.name().into(), value.into()));
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Services between plugins: one plugin provides a typed value, others get
+//! a typed handle to it after the host has checked versions and layouts.
+//!
+//! The type of a service is defined in a small interface crate both sides
+//! depend on, usually an abi_stable `#[sabi_trait]` object, so calls go
+//! straight into the provider's code. A provider whose methods need its
+//! runtime runs them through [`spawn`](crate::spawn).
+
+#![allow(
+    unsafe_code,
+    reason = "a service crosses the boundary with its type erased; this module restores it \
+              only after abi_stable's layout check"
+)]
+
+use std::ops::Deref;
+
+use abi_stable::{
+    StableAbi,
+    pointer_trait::TransmuteElement as _,
+    std_types::{RArc, RResult},
+};
+use greenroom_contract::{LayoutRef, ServiceObject};
+
+use crate::{Context, Error};
+
+/// A handle to a service another plugin provides.
+pub struct Service<T> {
+    value: RArc<T>,
+}
+
+impl<T> Clone for Service<T> {
+    fn clone(&self) -> Self {
+        Self {
+            value: self.value.clone(),
+        }
+    }
+}
+
+impl<T> Deref for Service<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl Context {
+    /// Provides the service `id` at `version`, as declared at registration
+    /// with `provides_service`. Plugins initialized after this one can get
+    /// it with [`Context::service`].
+    ///
+    /// # Errors
+    ///
+    /// Returns the host's reason when the service was not declared, or at
+    /// another version.
+    pub fn provide<T>(&self, id: &str, version: &str, value: T) -> Result<(), Error>
+    where
+        T: StableAbi + Send + Sync + 'static,
+    {
+        // SAFETY: the value is erased together with its layout, and only
+        // `Context::service` turns it back, after checking that layout.
+        let value: RArc<()> = unsafe { RArc::new(value).transmute_element::<()>() };
+        let object = ServiceObject {
+            layout: LayoutRef(T::LAYOUT),
+            value,
+        };
+        match self
+            .host()
+            .provide_service(id.into(), version.into(), object)
+        {
+            RResult::ROk(()) => Ok(()),
+            RResult::RErr(error) => Err(Error::msg(error.message)),
+        }
+    }
+
+    /// Gets the service `id` at a version matching `requirement`, as
+    /// declared at registration with `depends_on_service`.
+    ///
+    /// # Errors
+    ///
+    /// Returns the host's reason when the dependency was not declared, no
+    /// matching version is provided, or the provider's type has another
+    /// layout than `T` (the two sides were built against different versions
+    /// of the interface crate).
+    pub fn service<T>(&self, id: &str, requirement: &str) -> Result<Service<T>, Error>
+    where
+        T: StableAbi + Send + Sync + 'static,
+    {
+        let expected = LayoutRef(T::LAYOUT);
+        let object = match self.host().service(id.into(), requirement.into(), expected) {
+            RResult::ROk(object) => object,
+            RResult::RErr(error) => return Err(Error::msg(error.message)),
+        };
+        // SAFETY: the host checked that the value's layout is compatible
+        // with `T`'s before handing it over.
+        let value = unsafe { object.value.transmute_element::<T>() };
+        Ok(Service { value })
+    }
+}

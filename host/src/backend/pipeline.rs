@@ -1,0 +1,167 @@
+//! Running the stages for each file: check, claim ids, load, register.
+
+use std::collections::BTreeMap;
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+use super::Library;
+use crate::{
+    check::{self, CheckOptions, CheckedLibrary},
+    load::{self, PrivateDir, RootModule},
+    register,
+    report::{LibraryReport, Stage, Status},
+};
+
+/// Which file claimed each plugin and module id first.
+#[derive(Default)]
+pub(crate) struct Claims {
+    owners: BTreeMap<String, Utf8PathBuf>,
+}
+
+impl Claims {
+    /// Claims every id of a library, or names the first one already taken.
+    pub(crate) fn claim(&mut self, ids: Vec<String>, owner: &Utf8Path) -> Result<(), String> {
+        for id in &ids {
+            if let Some(first) = self.owners.get(id) {
+                return Err(format!(
+                    "{id} is already provided by {first}, which loaded first (files load in \
+                     name order); remove one of the two files"
+                ));
+            }
+        }
+        for id in ids {
+            self.owners.insert(id, owner.to_owned());
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn ids_of(plugins: &[String], modules: &[(String, String)]) -> Vec<String> {
+    plugins
+        .iter()
+        .map(|id| format!("plugin `{id}`"))
+        .chain(
+            modules
+                .iter()
+                .map(|(plugin, module)| format!("module `{plugin}/{module}`")),
+        )
+        .collect()
+}
+
+pub(super) fn start_static(
+    name: &str,
+    root: RootModule,
+    claims: &mut Claims,
+) -> (LibraryReport, Option<Library>) {
+    let file = Utf8PathBuf::from(format!("(static) {name}"));
+    let features = match root.register().into_result() {
+        Ok(registration) => register::validate(registration).map_err(|error| error.to_string()),
+        Err(error) => Err(register::RegisterError::from(error).to_string()),
+    };
+    let result = features.and_then(|features| {
+        let plugins: Vec<String> = features.plugins.iter().map(|p| p.id.to_string()).collect();
+        let modules: Vec<(String, String)> = features
+            .modules
+            .iter()
+            .map(|m| (m.plugin_id.to_string(), m.module_id.to_string()))
+            .collect();
+        claims
+            .claim(ids_of(&plugins, &modules), &file)
+            .map(|()| features)
+    });
+    let mut report = LibraryReport::refused(file.clone(), Stage::Register, String::new());
+    report.library = Some(name.to_string());
+    match result {
+        Ok(features) => {
+            report.status = Status::Ok;
+            report.features = Some(features.clone());
+            let library = Library {
+                path: file,
+                root,
+                features,
+            };
+            (report, Some(library))
+        }
+        Err(reason) => {
+            report.status = Status::Refused {
+                stage: Stage::Register,
+                reason,
+            };
+            (report, None)
+        }
+    }
+}
+
+pub(super) fn start_file(
+    path: &Utf8Path,
+    options: &CheckOptions,
+    private: &PrivateDir,
+    claims: &mut Claims,
+) -> (LibraryReport, Option<Library>) {
+    let checked = match check::check(path, options) {
+        Ok(checked) => checked,
+        Err(error) => {
+            return (
+                LibraryReport::refused(path.to_owned(), Stage::Check, error.to_string()),
+                None,
+            );
+        }
+    };
+    let mut report = describe(&checked);
+    let ids = ids_of(&checked.declaration.plugins, &checked.declaration.modules);
+    if let Err(reason) = claims.claim(ids, path) {
+        report.status = Status::Refused {
+            stage: Stage::Check,
+            reason,
+        };
+        return (report, None);
+    }
+
+    let loaded = match load::load(checked, private) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            report.status = Status::Refused {
+                stage: Stage::Load,
+                reason: error.to_string(),
+            };
+            return (report, None);
+        }
+    };
+    match register::register(|| loaded.root.register(), &loaded.declaration) {
+        Ok(features) => {
+            report.features = Some(features.clone());
+            let library = Library {
+                path: loaded.path,
+                root: loaded.root,
+                features,
+            };
+            (report, Some(library))
+        }
+        Err(error) => {
+            report.status = Status::Refused {
+                stage: Stage::Register,
+                reason: error.to_string(),
+            };
+            (report, None)
+        }
+    }
+}
+
+/// A report for a file that passed the check stage, so far `ok`.
+pub(crate) fn describe(checked: &CheckedLibrary) -> LibraryReport {
+    LibraryReport {
+        file: checked.path.clone(),
+        sha256: Some(checked.sha256.clone()),
+        library: Some(checked.declaration.library.clone()),
+        interface: Some(checked.declaration.interface.clone()),
+        sdk: Some(checked.declaration.sdk.clone()),
+        missing_capabilities: checked
+            .revision
+            .missing_capabilities()
+            .iter()
+            .map(|capability| capability.to_string())
+            .collect(),
+        status: Status::Ok,
+        features: None,
+    }
+}

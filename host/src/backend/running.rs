@@ -1,0 +1,298 @@
+//! A loaded backend, its start and its stop.
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use abi_stable::std_types::RResult;
+use greenroom_contract::INTERFACE_VERSION;
+
+use super::{Backend, Library, host_services};
+use crate::{
+    initialize::{self, InitOptions, Initialized, StartupReport},
+    load::PrivateDir,
+    report::LibraryReport,
+    resolve::{self, Node, Plan, Problem, Source},
+    serve::{self, HttpOptions, HttpState, Phase, Server},
+};
+
+/// Why a loaded backend did not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// Resolution found problems; nothing was initialized.
+    #[error("the plugins cannot start together:\n{}", list(.0))]
+    Resolve(Vec<Problem>),
+    /// The HTTP server could not listen.
+    #[error("cannot listen on {address}: {source}; choose another address")]
+    Listen {
+        /// The address.
+        address: std::net::SocketAddr,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A plugin or module failed and the failure policy says abort; what
+    /// did start has been shut down again.
+    #[error("startup aborted: {}", aborted(.0))]
+    Aborted(Box<StartupReport>),
+}
+
+fn list(problems: &[Problem]) -> String {
+    let lines: Vec<String> = problems
+        .iter()
+        .map(|problem| format!("  {problem}"))
+        .collect();
+    lines.join("\n")
+}
+
+fn aborted(report: &StartupReport) -> String {
+    let causes: Vec<String> = report
+        .plugins
+        .iter()
+        .filter(|plugin| plugin.aborts())
+        .map(|plugin| {
+            let module = plugin.modules.iter().find(|module| module.error.is_some());
+            match (&plugin.error, module) {
+                (Some(error), _) => format!("plugin `{}`: {error}", plugin.plugin_id),
+                (None, Some(module)) => format!(
+                    "module `{}/{}`: {}",
+                    plugin.plugin_id,
+                    module.module_id,
+                    module.error.as_deref().unwrap_or_default()
+                ),
+                (None, None) => format!("plugin `{}`", plugin.plugin_id),
+            }
+        })
+        .collect();
+    causes.join("; ")
+}
+
+/// Libraries loaded and resolved, not yet initialized.
+pub struct LoadedBackend {
+    reports: Vec<LibraryReport>,
+    libraries: Vec<Library>,
+    private: PrivateDir,
+    resolution: Result<Plan, Vec<Problem>>,
+    init: InitOptions,
+    config: BTreeMap<String, serde_json::Value>,
+    http: HttpOptions,
+    listen: bool,
+}
+
+impl LoadedBackend {
+    pub(super) fn new(
+        reports: Vec<LibraryReport>,
+        libraries: Vec<Library>,
+        private: PrivateDir,
+        backend: &Backend,
+    ) -> Self {
+        let origins: Vec<String> = libraries
+            .iter()
+            .map(|library| library.path.to_string())
+            .collect();
+        let sources: Vec<Source<'_>> = libraries
+            .iter()
+            .zip(&origins)
+            .map(|(library, origin)| Source {
+                origin,
+                features: &library.features,
+            })
+            .collect();
+        let resolution = resolve::resolve(&sources, &host_services(), backend.resolve);
+        match &resolution {
+            Ok(plan) => plan
+                .warnings
+                .iter()
+                .for_each(|warning| tracing::warn!("{warning}")),
+            Err(problems) => problems
+                .iter()
+                .for_each(|problem| tracing::error!("{problem}")),
+        }
+        Self {
+            reports,
+            libraries,
+            private,
+            resolution,
+            init: backend.init.clone(),
+            config: backend.config.clone(),
+            http: backend.http.clone(),
+            listen: backend.listen,
+        }
+    }
+
+    /// What became of every library, in load order.
+    pub fn reports(&self) -> &[LibraryReport] {
+        &self.reports
+    }
+
+    /// The libraries that loaded and registered.
+    pub fn libraries(&self) -> &[Library] {
+        &self.libraries
+    }
+
+    /// Whether any library was refused.
+    pub fn any_refused(&self) -> bool {
+        self.reports.iter().any(LibraryReport::is_refused)
+    }
+
+    /// The plan, or every problem that prevents one.
+    pub fn resolution(&self) -> Result<&Plan, &[Problem]> {
+        self.resolution.as_ref().map_err(Vec::as_slice)
+    }
+
+    /// The features of every library, for drawing the graph.
+    pub fn sources(&self) -> Vec<(String, &crate::register::Features)> {
+        self.libraries
+            .iter()
+            .map(|library| (library.path.to_string(), &library.features))
+            .collect()
+    }
+
+    /// Initializes every plugin and module in the plan.
+    ///
+    /// # Errors
+    ///
+    /// Returns the resolution problems when there is no plan, and the
+    /// startup report when a failure the policy does not allow happened (all
+    /// plugins settle first, and what started is shut down again).
+    pub async fn start(self) -> Result<RunningBackend, StartError> {
+        let plan = match &self.resolution {
+            Ok(plan) => plan.clone(),
+            Err(problems) => return Err(StartError::Resolve(problems.clone())),
+        };
+        let mut roots = BTreeMap::new();
+        let mut declared = BTreeMap::new();
+        for library in &self.libraries {
+            for plugin in &library.features.plugins {
+                let node = Node::Plugin(plugin.id.clone());
+                roots.insert(node.clone(), library.root);
+                declared.insert(node, plugin.features.clone());
+            }
+            for module in &library.features.modules {
+                let node = Node::Module(module.plugin_id.clone(), module.module_id.clone());
+                roots.insert(node.clone(), library.root);
+                declared.insert(node, module.features.clone());
+            }
+        }
+        let http = HttpState::new(self.http.clone());
+        http.set_instance(instance(&self.reports, None));
+        let server = if self.listen {
+            let address = self.http.listen;
+            let server = Server::start(http.clone())
+                .await
+                .map_err(|source| StartError::Listen { address, source })?;
+            Some(server)
+        } else {
+            None
+        };
+        let features = initialize::Features {
+            roots,
+            declared,
+            config: self.config.clone(),
+            routes: http.routes.clone(),
+        };
+        let initialized = initialize::initialize(&plan, features, self.init.clone()).await;
+        http.set_instance(instance(&self.reports, Some(&initialized.report)));
+
+        let running = RunningBackend {
+            loaded: self,
+            initialized,
+            http,
+            server,
+        };
+        if running.initialized.report.ok {
+            running.http.routes.set_phase(Phase::Ready);
+            return Ok(running);
+        }
+        let report = running.initialized.report.clone();
+        running.stop().await;
+        Err(StartError::Aborted(Box::new(report)))
+    }
+}
+
+/// What the instance endpoint reports: the host, every library file and
+/// every plugin's startup.
+fn instance(reports: &[LibraryReport], startup: Option<&StartupReport>) -> serde_json::Value {
+    let libraries: Vec<serde_json::Value> = reports
+        .iter()
+        .map(|report| {
+            serde_json::json!({
+                "file": report.file,
+                "library": report.library,
+                "interface": report.interface,
+                "sdk": report.sdk,
+                "status": report.status,
+                "features": report.features,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "host": { "version": env!("CARGO_PKG_VERSION"), "interface": INTERFACE_VERSION },
+        "libraries": libraries,
+        "startup": startup,
+    })
+}
+
+/// A started backend.
+pub struct RunningBackend {
+    loaded: LoadedBackend,
+    initialized: Initialized,
+    http: Arc<HttpState>,
+    server: Option<Server>,
+}
+
+impl RunningBackend {
+    /// What happened to every plugin and module at startup.
+    pub fn report(&self) -> &StartupReport {
+        &self.initialized.report
+    }
+
+    /// What became of every library file.
+    pub fn reports(&self) -> &[LibraryReport] {
+        self.loaded.reports()
+    }
+
+    /// The address the HTTP server listens on, if it was asked to.
+    pub fn http_address(&self) -> Option<std::net::SocketAddr> {
+        self.server.as_ref().map(Server::address)
+    }
+
+    /// The host's HTTP routes, to call in process without a socket.
+    pub fn router(&self) -> axum::Router {
+        serve::router(self.http.clone())
+    }
+
+    /// Stops taking plugin requests (readiness fails) and lets those in
+    /// flight finish within the drain timeout; runs every shutdown hook,
+    /// then stops every library (its threads and runtimes), last loaded
+    /// first; then closes the server. Returns the failures.
+    pub async fn stop(self) -> Vec<String> {
+        let Self {
+            loaded,
+            initialized,
+            http,
+            server,
+        } = self;
+        serve::drain(&http).await;
+        let mut failures = initialized.shut_down().await;
+        for library in loaded.libraries.iter().rev() {
+            let Some(shutdown) = library.root.shutdown() else {
+                tracing::debug!(file = %library.path, "library has no shutdown entry point");
+                continue;
+            };
+            let path = library.path.clone();
+            let stopped = tokio::task::spawn_blocking(move || shutdown()).await;
+            match stopped {
+                Ok(RResult::ROk(())) => {}
+                Ok(RResult::RErr(error)) => {
+                    tracing::error!(file = %path, %error, "library shutdown failed");
+                    failures.push(format!("{path}: shutdown failed: {error}"));
+                }
+                Err(error) => failures.push(format!("{path}: shutdown failed: {error}")),
+            }
+        }
+        drop(loaded.private);
+        if let Some(server) = server {
+            server.stop(Duration::from_secs(1)).await;
+        }
+        failures
+    }
+}

@@ -1,0 +1,32 @@
+//! Awaiting futures that come from plugin code.
+
+use std::{
+    future::Future,
+    panic::{self, AssertUnwindSafe},
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use abi_stable::std_types::RResult;
+use async_ffi::FfiFuture;
+use greenroom_contract::PluginError;
+
+/// Awaits a plugin future, turning its outcome into the host's terms and a
+/// panic while polling it into an error.
+pub(crate) struct PluginFuture<T>(pub(crate) FfiFuture<RResult<T, PluginError>>);
+
+impl<T> Future for PluginFuture<T> {
+    type Output = Result<T, String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let polled = panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut self.0).poll(cx)));
+        match polled {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(RResult::ROk(value))) => Poll::Ready(Ok(value)),
+            Ok(Poll::Ready(RResult::RErr(error))) => Poll::Ready(Err(error.to_string())),
+            Err(_) => Poll::Ready(Err(
+                "the plugin's future panicked while being polled".to_string()
+            )),
+        }
+    }
+}

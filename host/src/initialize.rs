@@ -1,0 +1,324 @@
+//! Stage six: initialize every plugin and module in the order resolution
+//! decided, in parallel where the plan allows.
+//!
+//! Each plugin starts once every plugin it depends on has started. Its
+//! modules initialize first, wave by wave (a module consuming an extension
+//! point before the module providing it), then the plugin itself, then its
+//! startup hooks. Every initialization has a timeout; one that does not
+//! finish in time is cut off and its future dropped. A failed plugin's
+//! dependents are not initialized and say why. Whether a failure aborts the
+//! start is the failure policy's call; all plugins settle first either way.
+
+mod host_api;
+mod report;
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use futures_util::future::join_all;
+use greenroom_contract::HookBox;
+use tokio::sync::watch;
+use tracing::Instrument as _;
+
+pub use report::{FeatureStatus, ModuleResult, PluginResult, StartupReport};
+
+use crate::{
+    boundary::PluginFuture,
+    load::RootModule,
+    register::{FeatureSet, PluginId},
+    resolve::{Node, Plan},
+};
+use host_api::{Feature, Shared, SharedHooks, host_for};
+
+/// Decides whether a failed plugin or module may fail without aborting the
+/// start (Backstage's `onPluginBootFailure: continue`).
+pub type FailurePolicy = Arc<dyn Fn(&Node) -> bool + Send + Sync>;
+
+/// Settings of initialization.
+#[derive(Clone)]
+pub struct InitOptions {
+    /// How long one plugin's or module's initialization may take.
+    pub init_timeout: Duration,
+    /// How long one lifecycle hook may take.
+    pub hook_timeout: Duration,
+    /// Which failures do not abort the start.
+    pub allow_failure: FailurePolicy,
+}
+
+impl Default for InitOptions {
+    fn default() -> Self {
+        Self {
+            init_timeout: Duration::from_secs(30),
+            hook_timeout: Duration::from_secs(10),
+            allow_failure: Arc::new(|_| false),
+        }
+    }
+}
+
+/// The entry points, declarations and configuration of every feature to
+/// initialize.
+#[derive(Clone, Default)]
+pub struct Features {
+    /// The library each plugin and module comes from.
+    pub roots: BTreeMap<Node, RootModule>,
+    /// What each plugin and module declared at registration.
+    pub declared: BTreeMap<Node, FeatureSet>,
+    /// Each plugin's configuration, by plugin id.
+    pub config: BTreeMap<String, serde_json::Value>,
+    /// Where plugins' HTTP routes are published.
+    pub routes: Arc<crate::serve::Routes>,
+}
+
+/// What initialization left running.
+pub struct Initialized {
+    /// What happened to every plugin and module.
+    pub report: StartupReport,
+    hooks: BTreeMap<PluginId, SharedHooks>,
+    waves: Vec<Vec<PluginId>>,
+    options: InitOptions,
+}
+
+/// Initializes every plugin of `plan`.
+pub async fn initialize(plan: &Plan, features: Features, options: InitOptions) -> Initialized {
+    let started = Instant::now();
+    let shared = Shared {
+        services: Default::default(),
+        routes: features.routes.clone(),
+    };
+    shared
+        .routes
+        .starting(plan.plugins.keys().map(ToString::to_string));
+    let features = Arc::new(features);
+    let mut done: BTreeMap<PluginId, watch::Sender<Option<bool>>> = BTreeMap::new();
+    for id in plan.plugins.keys() {
+        done.insert(id.clone(), watch::channel(None).0);
+    }
+    let pending = Arc::new(Mutex::new(
+        plan.plugins.keys().cloned().collect::<BTreeSet<_>>(),
+    ));
+    let progress = tokio::spawn(report_progress(pending.clone(), started));
+
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut hooks = BTreeMap::new();
+    for (id, plugin) in &plan.plugins {
+        let plugin_hooks = SharedHooks::default();
+        hooks.insert(id.clone(), plugin_hooks.clone());
+        let dependencies: Vec<(PluginId, watch::Receiver<Option<bool>>)> = plugin
+            .after
+            .iter()
+            .map(|dependency| (dependency.clone(), done[dependency].subscribe()))
+            .collect();
+        let job = PluginJob {
+            id: id.clone(),
+            module_waves: plugin.module_waves.clone(),
+            features: features.clone(),
+            options: options.clone(),
+            hooks: plugin_hooks,
+            shared: shared.clone(),
+        };
+        let finished = done[id].clone();
+        let pending = pending.clone();
+        let span = tracing::info_span!("plugin", plugin_id = %id, plugin_version = %plugin.version);
+        tasks.spawn(
+            async move {
+                let result = job.run(dependencies).await;
+                finished.send_replace(Some(result.status == FeatureStatus::Started));
+                pending
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .remove(&job.id);
+                result
+            }
+            .instrument(span),
+        );
+    }
+
+    let mut plugins = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        match result {
+            Ok(result) => plugins.push(result),
+            Err(error) => tracing::error!(%error, "a plugin's initialization task failed"),
+        }
+    }
+    progress.abort();
+    plugins.sort_by(|left, right| left.plugin_id.cmp(&right.plugin_id));
+    let report = StartupReport::new(plugins, started.elapsed());
+    report.log();
+    Initialized {
+        report,
+        hooks,
+        waves: plan.waves.clone(),
+        options,
+    }
+}
+
+/// Logs which plugins are still initializing, at growing intervals.
+async fn report_progress(pending: Arc<Mutex<BTreeSet<PluginId>>>, started: Instant) {
+    let (mut wait, mut next) = (Duration::from_secs(1), Duration::from_secs(1));
+    loop {
+        tokio::time::sleep(wait).await;
+        let names: Vec<String> = pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        tracing::info!(
+            elapsed_s = started.elapsed().as_secs(),
+            "still initializing: {}",
+            names.join(", ")
+        );
+        (wait, next) = (next, (wait + next).min(Duration::from_secs(60)));
+    }
+}
+
+/// Everything needed to initialize one plugin and its modules.
+struct PluginJob {
+    id: PluginId,
+    module_waves: Vec<Vec<PluginId>>,
+    features: Arc<Features>,
+    options: InitOptions,
+    hooks: SharedHooks,
+    shared: Shared,
+}
+
+impl PluginJob {
+    async fn run(
+        &self,
+        dependencies: Vec<(PluginId, watch::Receiver<Option<bool>>)>,
+    ) -> PluginResult {
+        for (dependency, mut done) in dependencies {
+            let started = done
+                .wait_for(Option::is_some)
+                .await
+                .is_ok_and(|value| *value == Some(true));
+            if !started {
+                let reason = format!(
+                    "not initialized: it depends on plugin `{dependency}`, which did not start"
+                );
+                tracing::warn!("{reason}");
+                self.shared.routes.failed(self.id.as_str(), reason.clone());
+                return PluginResult::skipped(&self.id, reason);
+            }
+        }
+
+        let mut modules = Vec::new();
+        for wave in &self.module_waves {
+            let runs = wave.iter().map(|module| self.run_module(module));
+            modules.extend(join_all(runs).await);
+        }
+
+        let node = Node::Plugin(self.id.clone());
+        let clock = Instant::now();
+        let outcome = self.init(&node).await;
+        let mut result = PluginResult::finished(&self.id, outcome, clock.elapsed(), modules);
+        result.failure_allowed = (self.options.allow_failure)(&node);
+        if result.status == FeatureStatus::Started {
+            self.shared.routes.started(self.id.as_str());
+            self.run_startup_hooks().await;
+        } else {
+            let reason = result.error.clone().unwrap_or_default();
+            self.shared.routes.failed(self.id.as_str(), reason);
+        }
+        result
+    }
+
+    async fn run_module(&self, module: &PluginId) -> ModuleResult {
+        let node = Node::Module(self.id.clone(), module.clone());
+        let clock = Instant::now();
+        let outcome = self.init(&node).await;
+        let mut result = ModuleResult::finished(module, outcome, clock.elapsed());
+        result.failure_allowed = (self.options.allow_failure)(&node);
+        result
+    }
+
+    /// Runs one feature's initialization with the timeout.
+    async fn init(&self, node: &Node) -> Result<(), String> {
+        let Some(root) = self.features.roots.get(node) else {
+            return Ok(());
+        };
+        let Some(init) = root.init() else {
+            tracing::info!(
+                "{node} was built against an interface without initialization; nothing to run"
+            );
+            return Ok(());
+        };
+        let config = self
+            .features
+            .config
+            .get(self.id.as_str())
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
+        let feature = Feature {
+            node: node.clone(),
+            declared: self
+                .features
+                .declared
+                .get(node)
+                .cloned()
+                .unwrap_or_default(),
+            config,
+        };
+        let host = host_for(feature, self.hooks.clone(), self.shared.clone());
+        let timeout = self.options.init_timeout;
+        match tokio::time::timeout(timeout, PluginFuture(init(host))).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(format!(
+                "initialization did not finish within {} s and was cut off",
+                timeout.as_secs_f32()
+            )),
+        }
+    }
+
+    async fn run_startup_hooks(&self) {
+        let startup =
+            std::mem::take(&mut self.hooks.lock().unwrap_or_else(|p| p.into_inner()).startup);
+        for hook in startup {
+            if let Err(error) = run_hook(hook, self.options.hook_timeout).await {
+                tracing::error!(%error, "a startup hook of plugin `{}` failed", self.id);
+            }
+        }
+    }
+}
+
+impl Initialized {
+    /// Runs every plugin's shutdown hooks, dependents before what they
+    /// depend on, each hook within the hook timeout; returns the failures.
+    pub async fn shut_down(self) -> Vec<String> {
+        let mut failures = Vec::new();
+        for wave in self.waves.iter().rev() {
+            let runs = wave.iter().map(|id| {
+                let hooks = self.hooks.get(id).cloned().unwrap_or_default();
+                let timeout = self.options.hook_timeout;
+                async move {
+                    let shutdown = std::mem::take(
+                        &mut hooks.lock().unwrap_or_else(|p| p.into_inner()).shutdown,
+                    );
+                    let mut failures = Vec::new();
+                    for hook in shutdown.into_iter().rev() {
+                        if let Err(error) = run_hook(hook, timeout).await {
+                            tracing::error!(plugin_id = %id, %error, "a shutdown hook failed");
+                            failures.push(format!("plugin `{id}`: shutdown hook: {error}"));
+                        }
+                    }
+                    failures
+                }
+            });
+            failures.extend(join_all(runs).await.into_iter().flatten());
+        }
+        failures
+    }
+}
+
+async fn run_hook(mut hook: HookBox, timeout: Duration) -> Result<(), String> {
+    match tokio::time::timeout(timeout, PluginFuture(hook.run())).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(format!(
+            "did not finish within {} s and was cut off",
+            timeout.as_secs_f32()
+        )),
+    }
+}

@@ -1,0 +1,293 @@
+//! The host as one plugin or module sees it: the [`HostApi`] given to its
+//! initialization.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+};
+
+use abi_stable::{
+    abi_stability::abi_checking::check_layout_compatibility,
+    sabi_trait::TD_Opaque,
+    std_types::{RArc, RResult, RString, RVec},
+};
+use greenroom_contract::{
+    ErrorCode, HookBox, HostApi, HostApi_TO, HostBox, LayoutRef, LogLevel, LogRecord, PluginError,
+    ServiceObject, http::HttpHandlerBox,
+};
+use semver::{Version, VersionReq};
+use tracing::level_filters::LevelFilter;
+
+use crate::{
+    register::{DependencyKind, FeatureSet},
+    resolve::Node,
+    serve::Routes,
+};
+
+/// A service some feature provided during its initialization.
+struct Provided {
+    version: Version,
+    object: ServiceObject,
+    provider: Node,
+}
+
+/// The services provided so far, by id.
+#[derive(Default)]
+pub(crate) struct Services {
+    provided: BTreeMap<String, Provided>,
+}
+
+/// Services shared between every feature's host handle.
+pub(crate) type SharedServices = Arc<Mutex<Services>>;
+
+/// The lifecycle hooks one plugin (and its modules) registered.
+#[derive(Default)]
+pub(crate) struct Hooks {
+    pub(crate) startup: Vec<HookBox>,
+    pub(crate) shutdown: Vec<HookBox>,
+}
+
+/// Hooks shared between a plugin's host handles and the initializer.
+pub(crate) type SharedHooks = Arc<Mutex<Hooks>>;
+
+/// What the host knows of the feature a handle is for.
+pub(crate) struct Feature {
+    /// The plugin or module.
+    pub(crate) node: Node,
+    /// What it declared at registration.
+    pub(crate) declared: FeatureSet,
+    /// Its plugin's configuration.
+    pub(crate) config: serde_json::Value,
+}
+
+/// What the host shares with every feature's handle.
+#[derive(Clone, Default)]
+pub(crate) struct Shared {
+    pub(crate) services: SharedServices,
+    pub(crate) routes: Arc<Routes>,
+}
+
+#[derive(Clone)]
+struct FeatureHost {
+    feature: Arc<Feature>,
+    config: String,
+    hooks: SharedHooks,
+    shared: Shared,
+}
+
+/// Makes the host handle for one plugin or module.
+pub(crate) fn host_for(feature: Feature, hooks: SharedHooks, shared: Shared) -> HostBox {
+    let host = FeatureHost {
+        config: feature.config.to_string(),
+        feature: Arc::new(feature),
+        hooks,
+        shared,
+    };
+    HostApi_TO::from_ptr(RArc::new(host), TD_Opaque)
+}
+
+impl HostApi for FeatureHost {
+    fn plugin_id(&self) -> RString {
+        self.feature.node.plugin_id().as_str().into()
+    }
+
+    fn module_id(&self) -> RString {
+        match &self.feature.node {
+            Node::Plugin(_) => RString::new(),
+            Node::Module(_, module) => module.as_str().into(),
+        }
+    }
+
+    fn max_log_level(&self) -> LogLevel {
+        match LevelFilter::current() {
+            LevelFilter::OFF => LogLevel::Off,
+            LevelFilter::ERROR => LogLevel::Error,
+            LevelFilter::WARN => LogLevel::Warn,
+            LevelFilter::INFO => LogLevel::Info,
+            LevelFilter::DEBUG => LogLevel::Debug,
+            _ => LogLevel::Trace,
+        }
+    }
+
+    fn log(&self, record: LogRecord) {
+        emit(
+            self.plugin_id().as_str(),
+            self.module_id().as_str(),
+            &record,
+        );
+    }
+
+    fn config(&self) -> RString {
+        self.config.as_str().into()
+    }
+
+    fn add_startup_hook(&self, hook: HookBox) {
+        self.lock().startup.push(hook);
+    }
+
+    fn add_shutdown_hook(&self, hook: HookBox) {
+        self.lock().shutdown.push(hook);
+    }
+
+    fn provide_service(
+        &self,
+        id: RString,
+        version: RString,
+        object: ServiceObject,
+    ) -> RResult<(), PluginError> {
+        self.provide(id.as_str(), version.as_str(), object)
+            .map_err(refusal)
+            .into()
+    }
+
+    fn serve_http(
+        &self,
+        handler: HttpHandlerBox,
+        _open_paths: RVec<RString>,
+    ) -> RResult<(), PluginError> {
+        // FIXME: open paths are accepted but not yet enforced: every route is
+        // open until the auth policy exists.
+        let outcome = match &self.feature.node {
+            Node::Plugin(id) => self.shared.routes.stage(id.as_str(), handler),
+            Node::Module(..) => Err(format!(
+                "{} cannot serve HTTP routes; only plugins can",
+                self.feature.node
+            )),
+        };
+        outcome.map_err(refusal).into()
+    }
+
+    fn service(
+        &self,
+        id: RString,
+        requirement: RString,
+        expected: LayoutRef,
+    ) -> RResult<ServiceObject, PluginError> {
+        self.get(id.as_str(), requirement.as_str(), expected)
+            .map_err(refusal)
+            .into()
+    }
+}
+
+fn refusal(message: String) -> PluginError {
+    PluginError::new(ErrorCode::FAILED, message)
+}
+
+impl FeatureHost {
+    fn provide(&self, id: &str, version: &str, object: ServiceObject) -> Result<(), String> {
+        let node = &self.feature.node;
+        let declared = self
+            .feature
+            .declared
+            .services
+            .iter()
+            .find(|service| service.id.as_str() == id)
+            .ok_or_else(|| {
+                format!(
+                    "{node} provides service `{id}` without declaring it; declare it at \
+                     registration with provides_service"
+                )
+            })?;
+        if declared.version.to_string() != version {
+            return Err(format!(
+                "{node} provides service `{id}` at version {version} but declared {}",
+                declared.version
+            ));
+        }
+        let provided = Provided {
+            version: declared.version.clone(),
+            object,
+            provider: node.clone(),
+        };
+        self.shared
+            .services
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .provided
+            .insert(id.to_string(), provided);
+        Ok(())
+    }
+
+    fn get(
+        &self,
+        id: &str,
+        requirement: &str,
+        expected: LayoutRef,
+    ) -> Result<ServiceObject, String> {
+        let node = &self.feature.node;
+        let declared =
+            self.feature.declared.dependencies.iter().any(|dependency| {
+                dependency.kind == DependencyKind::Service && dependency.id == id
+            });
+        if !declared {
+            return Err(format!(
+                "{node} asks for service `{id}` without declaring the dependency; declare it at \
+                 registration with depends_on_service"
+            ));
+        }
+        let requirement = VersionReq::parse(requirement)
+            .map_err(|error| format!("`{requirement}` is not a version requirement: {error}"))?;
+        let services = self
+            .shared
+            .services
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let provided = services.provided.get(id).ok_or_else(|| {
+            format!("service `{id}` has not been provided: its provider did not offer it during initialization")
+        })?;
+        if !requirement.matches(&provided.version) {
+            return Err(format!(
+                "{node} needs service `{id}` {requirement}, but {} provides version {}",
+                provided.provider, provided.version
+            ));
+        }
+        check_layout_compatibility(expected.0, provided.object.layout.0).map_err(|errors| {
+            format!(
+                "{node} and {} were built against different versions of service `{id}`'s \
+                 interface; rebuild one of them\n{}",
+                provided.provider,
+                crate::load::summarize(&errors.to_string())
+            )
+        })?;
+        Ok(provided.object.clone())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Hooks> {
+        self.hooks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Re-emits a plugin's log record as a host event tagged with the plugin.
+fn emit(plugin_id: &str, module_id: &str, record: &LogRecord) {
+    let fields: Vec<String> = record
+        .fields
+        .iter()
+        .map(|pair| format!("{}={}", pair.0, pair.1))
+        .collect();
+    let fields = fields.join(" ");
+    let target = record.target.as_str();
+    let message = record.message.as_str();
+    macro_rules! event {
+        ($level:expr) => {
+            tracing::event!(
+                target: "greenroom::plugin",
+                $level,
+                plugin_id,
+                module_id,
+                plugin_target = target,
+                fields = fields.as_str(),
+                "{message}"
+            )
+        };
+    }
+    match record.level {
+        LogLevel::Off => {}
+        LogLevel::Error => event!(tracing::Level::ERROR),
+        LogLevel::Warn => event!(tracing::Level::WARN),
+        LogLevel::Info => event!(tracing::Level::INFO),
+        LogLevel::Debug => event!(tracing::Level::DEBUG),
+        LogLevel::Trace => event!(tracing::Level::TRACE),
+    }
+}

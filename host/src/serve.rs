@@ -1,0 +1,204 @@
+//! Stage seven: serve HTTP. Health and instance endpoints at the root, each
+//! plugin's routes under `/api/<pluginId>`.
+//!
+//! The server listens before plugins initialize: readiness answers 503
+//! until they have, and again once shutdown begins. A request for a plugin
+//! that has not started, or failed, gets a 503 naming the plugin and the
+//! reason at once; an unknown plugin a 404; a handler that panics or fails
+//! a 500 for that request alone; one that takes too long a 504, its future
+//! dropped.
+
+mod forward;
+mod routes;
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{any, get},
+};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+pub use routes::{Phase, Routes};
+
+/// Settings of the HTTP server.
+#[derive(Clone, Debug)]
+pub struct HttpOptions {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The largest request body forwarded to a plugin; larger gets 413.
+    pub body_limit: usize,
+    /// How long a plugin may take to answer; longer gets 504.
+    pub request_timeout: Duration,
+    /// How long shutdown waits for requests in flight.
+    pub drain_timeout: Duration,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7007)),
+            body_limit: 10 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What the server shares with the rest of the host.
+pub struct HttpState {
+    /// Every plugin's routes and the host's phase.
+    pub routes: Arc<Routes>,
+    /// The server's settings.
+    pub options: HttpOptions,
+    /// What the instance endpoint reports.
+    pub instance: RwLock<serde_json::Value>,
+}
+
+impl HttpState {
+    /// State for a server with `options`, before any plugin is known.
+    pub fn new(options: HttpOptions) -> Arc<Self> {
+        Arc::new(Self {
+            routes: Arc::default(),
+            options,
+            instance: RwLock::new(serde_json::Value::Null),
+        })
+    }
+
+    /// Replaces what the instance endpoint reports.
+    pub fn set_instance(&self, instance: serde_json::Value) {
+        *self
+            .instance
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = instance;
+    }
+}
+
+/// The host's HTTP routes, for serving or for calling in process.
+pub fn router(state: Arc<HttpState>) -> Router {
+    Router::new()
+        .route("/.backstage/health/v1/liveness", get(liveness))
+        .route("/.backstage/health/v1/readiness", get(readiness))
+        .route("/.greenroom/v1/instance", get(instance))
+        .route("/api/{plugin_id}", any(forward::plugin_root))
+        .route("/api/{plugin_id}/{*rest}", any(forward::plugin_path))
+        .fallback(forward::not_found)
+        .layer(axum::middleware::from_fn(forward::log_request))
+        .with_state(state)
+}
+
+async fn liveness() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn readiness(State(state): State<Arc<HttpState>>) -> Response {
+    let plugins: serde_json::Map<String, serde_json::Value> = state
+        .routes
+        .statuses()
+        .into_iter()
+        .map(|(id, status)| (id, serde_json::Value::from(status)))
+        .collect();
+    let (status, body) = match state.routes.phase() {
+        Phase::Ready => (
+            StatusCode::OK,
+            serde_json::json!({ "status": "ok", "plugins": plugins }),
+        ),
+        Phase::Starting => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({ "status": "error", "message": "not started yet", "plugins": plugins }),
+        ),
+        Phase::Stopping => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({ "status": "error", "message": "shutting down", "plugins": plugins }),
+        ),
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn instance(State(state): State<Arc<HttpState>>) -> Json<serde_json::Value> {
+    Json(
+        state
+            .instance
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone(),
+    )
+}
+
+/// Marks the host as stopping (new plugin requests get 503, readiness
+/// fails) and waits up to the drain timeout for plugin requests in flight.
+pub async fn drain(state: &HttpState) {
+    state.routes.set_phase(Phase::Stopping);
+    let deadline = tokio::time::Instant::now() + state.options.drain_timeout;
+    while state.routes.in_flight() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let left = state.routes.in_flight();
+    if left > 0 {
+        tracing::warn!(
+            left,
+            "plugin requests still in flight when the drain timeout ran out"
+        );
+    }
+}
+
+/// A running HTTP server.
+pub struct Server {
+    address: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Binds the listen address and starts serving.
+    ///
+    /// # Errors
+    ///
+    /// Returns the operating system's error when the address cannot be
+    /// bound.
+    pub async fn start(state: Arc<HttpState>) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(state.options.listen).await?;
+        let address = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = router(state);
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        tracing::info!(%address, "listening");
+        Ok(Self {
+            address,
+            stop,
+            task,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Stops accepting connections and waits up to `drain` for requests in
+    /// flight, then closes what is left.
+    pub async fn stop(self, drain: Duration) {
+        let _ = self.stop.send(());
+        let abort = self.task.abort_handle();
+        if tokio::time::timeout(drain, self.task).await.is_err() {
+            tracing::warn!(
+                drain_s = drain.as_secs_f32(),
+                "requests still in flight were cut off"
+            );
+            abort.abort();
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! Forwarding requests to plugins, and the JSON errors the host answers
+//! with itself.
+
+use std::{sync::Arc, time::Instant};
+
+use abi_stable::std_types::{RString, RVec, Tuple2};
+use axum::{
+    Json,
+    body::Body,
+    extract::{Path, Request, State},
+    http::{HeaderName, HeaderValue, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use greenroom_contract::http::{HttpRequest, HttpResponse};
+
+use super::{HttpState, Phase, routes::Route};
+use crate::boundary::PluginFuture;
+
+/// `/api/<pluginId>` itself.
+pub(super) async fn plugin_root(
+    State(state): State<Arc<HttpState>>,
+    Path(plugin_id): Path<String>,
+    request: Request,
+) -> Response {
+    forward(&state, &plugin_id, "", request).await
+}
+
+/// Anything below `/api/<pluginId>/`.
+pub(super) async fn plugin_path(
+    State(state): State<Arc<HttpState>>,
+    Path((plugin_id, rest)): Path<(String, String)>,
+    request: Request,
+) -> Response {
+    forward(&state, &plugin_id, &rest, request).await
+}
+
+/// Paths the host does not serve.
+pub(super) async fn not_found(request: Request) -> Response {
+    let path = request.uri().path().to_string();
+    error(
+        &request,
+        StatusCode::NOT_FOUND,
+        "NotFoundError",
+        format!("nothing is served at {path}"),
+    )
+}
+
+/// Logs each request with its plugin, status and latency.
+pub(super) async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let response = next.run(request).await;
+    let plugin_id = path
+        .strip_prefix("/api/")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or("");
+    tracing::debug!(
+        plugin_id,
+        %method,
+        path,
+        status = response.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1e3,
+        "request"
+    );
+    response
+}
+
+async fn forward(state: &HttpState, plugin_id: &str, rest: &str, request: Request) -> Response {
+    let handler = match state.routes.get(plugin_id) {
+        None => {
+            let message = format!("no plugin `{plugin_id}` is installed");
+            return error(&request, StatusCode::NOT_FOUND, "NotFoundError", message);
+        }
+        Some(_) if state.routes.phase() == Phase::Stopping => {
+            let message = "the host is shutting down".to_string();
+            return error(
+                &request,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailableError",
+                message,
+            );
+        }
+        Some(Route::Starting(_)) => {
+            let message = format!("plugin `{plugin_id}` has not started yet");
+            return error(
+                &request,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailableError",
+                message,
+            );
+        }
+        Some(Route::Failed(reason)) => {
+            let message = format!("plugin `{plugin_id}` failed to start: {reason}");
+            return error(
+                &request,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailableError",
+                message,
+            );
+        }
+        Some(Route::Ready(None)) => {
+            let message = format!("plugin `{plugin_id}` serves no HTTP routes");
+            return error(&request, StatusCode::NOT_FOUND, "NotFoundError", message);
+        }
+        Some(Route::Ready(Some(handler))) => handler,
+    };
+
+    let _in_flight = state.routes.enter();
+    let plugin_request = match to_plugin_request(state, rest, request).await {
+        Ok(plugin_request) => plugin_request,
+        Err(response) => return response,
+    };
+    let (method, uri) = (
+        plugin_request.method.to_string(),
+        plugin_request.uri.to_string(),
+    );
+    let answer = tokio::time::timeout(
+        state.options.request_timeout,
+        PluginFuture(handler.handle(plugin_request)),
+    )
+    .await;
+    match answer {
+        Ok(Ok(response)) => from_plugin_response(response),
+        Ok(Err(reason)) => {
+            tracing::error!(plugin_id, %method, %uri, %reason, "a plugin's handler failed");
+            plugin_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerError",
+                &method,
+                &uri,
+                format!("plugin `{plugin_id}` failed to answer: {reason}"),
+            )
+        }
+        Err(_) => {
+            let seconds = state.options.request_timeout.as_secs_f32();
+            tracing::error!(plugin_id, %method, %uri, "a plugin's handler timed out");
+            plugin_error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "GatewayTimeoutError",
+                &method,
+                &uri,
+                format!("plugin `{plugin_id}` did not answer within {seconds} s"),
+            )
+        }
+    }
+}
+
+/// Buffers the request into the plain shape a plugin receives.
+async fn to_plugin_request(
+    state: &HttpState,
+    rest: &str,
+    request: Request,
+) -> Result<HttpRequest, Response> {
+    let method = request.method().as_str().into();
+    let query = request
+        .uri()
+        .query()
+        .map(|query| format!("?{query}"))
+        .unwrap_or_default();
+    let uri = format!("/{rest}{query}");
+    let headers = request
+        .headers()
+        .iter()
+        .map(|(name, value)| Tuple2(RString::from(name.as_str()), RVec::from(value.as_bytes())))
+        .collect();
+    let limit = state.options.body_limit;
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, limit).await {
+        Ok(body) => body,
+        Err(_) => {
+            let request = Request::from_parts(parts, Body::empty());
+            let message = format!("the request body is larger than {limit} bytes");
+            return Err(error(
+                &request,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PayloadTooLargeError",
+                message,
+            ));
+        }
+    };
+    Ok(HttpRequest {
+        method,
+        uri: uri.into(),
+        headers,
+        body: RVec::from(body.as_ref()),
+    })
+}
+
+/// Turns a plugin's answer back into HTTP, refusing what HTTP cannot carry.
+fn from_plugin_response(response: HttpResponse) -> Response {
+    let Ok(status) = StatusCode::from_u16(response.status) else {
+        return invalid(format!(
+            "the plugin answered with status {}, which is not one",
+            response.status
+        ));
+    };
+    let mut built = Response::new(Body::from(response.body.into_vec()));
+    *built.status_mut() = status;
+    for Tuple2(name, value) in response.headers {
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_bytes(&value),
+        ) else {
+            return invalid(format!(
+                "the plugin answered with an invalid header `{name}`"
+            ));
+        };
+        built.headers_mut().append(name, value);
+    }
+    built
+}
+
+fn invalid(message: String) -> Response {
+    let body = serde_json::json!({
+        "error": { "name": "InternalServerError", "message": message },
+        "response": { "statusCode": 500 },
+    });
+    (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+}
+
+/// A JSON error in the shape Backstage's clients expect.
+fn error(request: &Request, status: StatusCode, name: &str, message: String) -> Response {
+    let uri = request.uri().to_string();
+    plugin_error(status, name, request.method().as_str(), &uri, message)
+}
+
+fn plugin_error(
+    status: StatusCode,
+    name: &str,
+    method: &str,
+    url: &str,
+    message: String,
+) -> Response {
+    let body = serde_json::json!({
+        "error": { "name": name, "message": message },
+        "request": { "method": method, "url": url },
+        "response": { "statusCode": status.as_u16() },
+    });
+    (status, Json(body)).into_response()
+}

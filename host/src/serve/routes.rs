@@ -1,0 +1,159 @@
+//! Which plugin answers under `/api/<pluginId>`, and whether the host is
+//! ready.
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicU8, AtomicUsize, Ordering},
+    },
+};
+
+use greenroom_contract::http::HttpHandlerBox;
+
+/// The state of one plugin's routes.
+#[derive(Clone)]
+pub(crate) enum Route {
+    /// The plugin is initializing; its handler (if it gave one) waits.
+    Starting(Option<Arc<HttpHandlerBox>>),
+    /// The plugin started; `None` when it serves no routes.
+    Ready(Option<Arc<HttpHandlerBox>>),
+    /// The plugin did not start, for this reason.
+    Failed(String),
+}
+
+/// Where the host is in its life, as readiness reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Phase {
+    /// Plugins are initializing.
+    Starting,
+    /// Every plugin that could start has.
+    Ready,
+    /// The host is shutting down.
+    Stopping,
+}
+
+/// Every plugin's routes and the host's phase, shared by the server and
+/// the initializer.
+#[derive(Default)]
+pub struct Routes {
+    routes: RwLock<BTreeMap<String, Route>>,
+    phase: AtomicU8,
+    in_flight: AtomicUsize,
+}
+
+/// Counts a request to a plugin as in flight until dropped.
+pub(crate) struct InFlight<'a>(&'a Routes);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Routes {
+    /// Marks every plugin in `plugin_ids` as starting.
+    pub(crate) fn starting(&self, plugin_ids: impl IntoIterator<Item = String>) {
+        let mut routes = self.write();
+        for id in plugin_ids {
+            routes.insert(id, Route::Starting(None));
+        }
+    }
+
+    /// Keeps a plugin's handler until the plugin has started.
+    ///
+    /// # Errors
+    ///
+    /// Returns the reason when the plugin already gave a handler.
+    pub(crate) fn stage(&self, plugin_id: &str, handler: HttpHandlerBox) -> Result<(), String> {
+        let mut routes = self.write();
+        match routes.get_mut(plugin_id) {
+            Some(Route::Starting(staged @ None)) => {
+                *staged = Some(Arc::new(handler));
+                Ok(())
+            }
+            Some(Route::Starting(Some(_))) => Err(format!(
+                "plugin `{plugin_id}` already serves its routes; serve one router"
+            )),
+            _ => Err(format!(
+                "plugin `{plugin_id}` can only serve routes while it initializes"
+            )),
+        }
+    }
+
+    /// Publishes a started plugin's handler.
+    pub(crate) fn started(&self, plugin_id: &str) {
+        let mut routes = self.write();
+        let handler = match routes.get(plugin_id) {
+            Some(Route::Starting(handler)) => handler.clone(),
+            _ => None,
+        };
+        routes.insert(plugin_id.to_string(), Route::Ready(handler));
+    }
+
+    /// Records why a plugin did not start.
+    pub(crate) fn failed(&self, plugin_id: &str, reason: String) {
+        self.write()
+            .insert(plugin_id.to_string(), Route::Failed(reason));
+    }
+
+    /// The route of a plugin, if it is installed.
+    pub(crate) fn get(&self, plugin_id: &str) -> Option<Route> {
+        self.routes
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(plugin_id)
+            .cloned()
+    }
+
+    /// Every plugin and whether it is ready, for the readiness body.
+    pub(crate) fn statuses(&self) -> Vec<(String, &'static str)> {
+        let routes = self
+            .routes
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        routes
+            .iter()
+            .map(|(id, route)| {
+                let status = match route {
+                    Route::Starting(_) => "starting",
+                    Route::Ready(_) => "started",
+                    Route::Failed(_) => "failed",
+                };
+                (id.clone(), status)
+            })
+            .collect()
+    }
+
+    /// Counts a plugin request as in flight while the guard lives.
+    pub(crate) fn enter(&self) -> InFlight<'_> {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight(self)
+    }
+
+    /// How many plugin requests are being answered.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
+    /// The host's phase.
+    pub fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Acquire) {
+            0 => Phase::Starting,
+            1 => Phase::Ready,
+            _ => Phase::Stopping,
+        }
+    }
+
+    /// Moves the host to `phase`.
+    pub fn set_phase(&self, phase: Phase) {
+        self.phase.store(phase as u8, Ordering::Release);
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Route>> {
+        self.routes
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
