@@ -261,6 +261,7 @@ impl PluginJob {
                 .cloned()
                 .unwrap_or_default(),
             config,
+            span: tracing::Span::current(),
         };
         let host = host_for(feature, self.hooks.clone(), self.shared.clone());
         let timeout = self.options.init_timeout;

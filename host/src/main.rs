@@ -319,14 +319,17 @@ async fn run_backend(backend: LoadedBackend, once: bool) -> anyhow::Result<Outco
         Ok(running) => running,
         Err(error) => {
             tracing::error!("{error}");
-            let report = match error {
-                StartError::Aborted(report) if once => Some(*report),
-                _ => None,
+            let (report, stop_failures) = match error {
+                StartError::Aborted {
+                    report,
+                    stop_failures,
+                } if once => (Some(*report), stop_failures),
+                _ => (None, Vec::new()),
             };
             return Ok(Outcome {
                 ok: false,
                 report,
-                stop_failures: Vec::new(),
+                stop_failures,
             });
         }
     };

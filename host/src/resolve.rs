@@ -20,7 +20,8 @@ pub use graph::{GraphFormat, render_graph};
 pub use problem::{Problem, Provider, Severity};
 
 use crate::register::{
-    Dependency, DependencyKind, FeatureId, FeatureSet, Features, Plugin, PluginId, ServiceScope,
+    Dependency, DependencyKind, FeatureId, FeatureSet, Features, Module, Plugin, PluginId,
+    ServiceScope,
 };
 
 /// A plugin or a module: something that initializes.
@@ -152,38 +153,63 @@ impl<'a> Resolver<'a> {
                     multiton: false,
                 });
         }
-        for source in sources {
-            for plugin in &source.features.plugins {
-                self.add_plugin(source.origin, plugin);
-            }
+        // Index in id order, not file order, so that every problem reads the
+        // same whatever the files are called.
+        let mut plugins: Vec<(&'a str, &'a Plugin)> = sources
+            .iter()
+            .flat_map(|source| {
+                source
+                    .features
+                    .plugins
+                    .iter()
+                    .map(|plugin| (source.origin, plugin))
+            })
+            .collect();
+        plugins.sort_by(|left, right| (&left.1.id, left.0).cmp(&(&right.1.id, right.0)));
+        for (origin, plugin) in plugins {
+            self.add_plugin(origin, plugin);
         }
-        for source in sources {
-            for module in &source.features.modules {
-                let key = (module.plugin_id.clone(), module.module_id.clone());
-                let node = Node::Module(key.0.clone(), key.1.clone());
-                if !self.plugins.contains_key(&key.0) {
-                    let severity = if options.orphan_modules_are_errors {
-                        Severity::Error
-                    } else {
-                        Severity::Warning
-                    };
-                    self.problems.push(Problem::OrphanModule {
-                        module: node,
-                        severity,
-                    });
-                    continue;
-                }
-                if let Some((first, _)) = self.modules.get(&key) {
-                    self.problems.push(Problem::Duplicate {
-                        what: node.to_string(),
-                        first: first.to_string(),
-                        second: source.origin.to_string(),
-                    });
-                    continue;
-                }
-                self.modules.insert(key, (source.origin, &module.features));
-                self.add_provisions(&node, &module.features);
+        let mut modules: Vec<(&'a str, &'a Module)> = sources
+            .iter()
+            .flat_map(|source| {
+                source
+                    .features
+                    .modules
+                    .iter()
+                    .map(|module| (source.origin, module))
+            })
+            .collect();
+        modules.sort_by(|left, right| {
+            let key = |(origin, module): &(&'a str, &'a Module)| {
+                (module.plugin_id.clone(), module.module_id.clone(), *origin)
+            };
+            key(left).cmp(&key(right))
+        });
+        for (origin, module) in modules {
+            let key = (module.plugin_id.clone(), module.module_id.clone());
+            let node = Node::Module(key.0.clone(), key.1.clone());
+            if !self.plugins.contains_key(&key.0) {
+                let severity = if options.orphan_modules_are_errors {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                };
+                self.problems.push(Problem::OrphanModule {
+                    module: node,
+                    severity,
+                });
+                continue;
             }
+            if let Some((first, _)) = self.modules.get(&key) {
+                self.problems.push(Problem::Duplicate {
+                    what: node.to_string(),
+                    first: first.to_string(),
+                    second: origin.to_string(),
+                });
+                continue;
+            }
+            self.modules.insert(key, (origin, &module.features));
+            self.add_provisions(&node, &module.features);
         }
     }
 

@@ -1,5 +1,6 @@
 //! Finding the binary and the fixture libraries cargo built, scratch
-//! directories for tests, and running the binary without ever blocking a test.
+//! directories for tests, copies of fixtures with their ids renumbered, and
+//! running the binary without ever blocking a test.
 
 use std::{
     io::Read,
@@ -67,20 +68,34 @@ const DEADLINE: Duration = Duration::from_secs(60);
 ///
 /// Panics when it does not start or still runs after [`DEADLINE`].
 pub(crate) fn run_greenroom(args: &[&str]) -> Output {
+    run_greenroom_with(args, &[])
+}
+
+/// Runs `greenroom` with `args` and the environment variables `env` added,
+/// and returns what it did.
+///
+/// # Panics
+///
+/// Panics when it does not start or still runs after [`DEADLINE`].
+pub(crate) fn run_greenroom_with(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(greenroom());
-    command.args(args);
+    command.args(args).envs(env.iter().copied());
     finish(command)
 }
 
-/// Runs `command` with warnings logged and returns what it did.
+/// Runs `command` with warnings logged (unless it sets `RUST_LOG` itself)
+/// and returns what it did.
 ///
 /// # Panics
 ///
 /// Panics when it does not start, or kills it and panics when it still runs
 /// after [`DEADLINE`].
 pub(crate) fn finish(mut command: Command) -> Output {
+    let sets_log_filter = command.get_envs().any(|(name, _)| name == "RUST_LOG");
+    if !sets_log_filter {
+        command.env("RUST_LOG", "warn");
+    }
     let mut child = command
-        .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -116,4 +131,123 @@ fn drain(mut pipe: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
         let _ = pipe.read_to_end(&mut bytes);
         bytes
     })
+}
+
+/// Copies `fixture` to `dest` with every occurrence of each `from` replaced
+/// by its `to`, so that one built file can play several plugins.
+///
+/// # Panics
+///
+/// Panics when a replacement changes the length (it would move every byte
+/// after it) or when the fixture does not contain a `from` at all.
+pub(crate) fn renumbered(
+    fixture: &Utf8Path,
+    replacements: &[(&str, &str)],
+    dest: &Utf8Path,
+) -> Utf8PathBuf {
+    let mut bytes = std::fs::read(fixture).expect("the fixture is readable");
+    for (from, to) in replacements {
+        assert_eq!(from.len(), to.len(), "`{from}` and `{to}` differ in length");
+        let replaced = replace_all(&mut bytes, from.as_bytes(), to.as_bytes());
+        assert!(replaced > 0, "{fixture} does not contain `{from}`");
+    }
+    std::fs::write(dest, bytes).expect("scratch files can be written");
+    dest.to_owned()
+}
+
+/// Replaces every occurrence of `from` in `bytes` by `to`, of the same
+/// length, and returns how many there were.
+fn replace_all(bytes: &mut [u8], from: &[u8], to: &[u8]) -> usize {
+    let mut count = 0;
+    let mut start = 0;
+    while start + from.len() <= bytes.len() {
+        if bytes[start..].starts_with(from) {
+            bytes[start..start + from.len()].copy_from_slice(to);
+            count += 1;
+            start += from.len();
+        } else {
+            start += 1;
+        }
+    }
+    count
+}
+
+/// The id the specimen fixtures are built with, renumbered in copies.
+const SPECIMEN_PLUGIN: &str = "specimen-0000";
+/// The module id the specimen-module fixture is built with.
+const SPECIMEN_MODULE: &str = "addition-0000";
+
+/// A copy of a specimen fixture: what the copy declares, by renumbered id.
+/// What it needs and does comes from `GREENROOM_SPECIMEN` in the run.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Specimen {
+    /// A plugin, such as `specimen-0001`.
+    Plugin(&'static str),
+    /// A module `(plugin, module)`, such as `("specimen-0001", "addition-0001")`.
+    Module(&'static str, &'static str),
+}
+
+impl Specimen {
+    /// A name for the copy's file that says what it declares.
+    pub(crate) fn label(self) -> String {
+        match self {
+            Self::Plugin(plugin) => plugin.to_string(),
+            Self::Module(plugin, module) => format!("{plugin}-{module}"),
+        }
+    }
+
+    /// Writes the renumbered copy to `dest`.
+    pub(crate) fn write(self, dest: &Utf8Path) -> Utf8PathBuf {
+        match self {
+            Self::Plugin(plugin) => {
+                renumbered(&fixture("specimen"), &[(SPECIMEN_PLUGIN, plugin)], dest)
+            }
+            Self::Module(plugin, module) => renumbered(
+                &fixture("specimen-module"),
+                &[(SPECIMEN_PLUGIN, plugin), (SPECIMEN_MODULE, module)],
+                dest,
+            ),
+        }
+    }
+}
+
+/// Writes a copy of each of `specimens` into `dir`, named after what it
+/// declares, and returns the paths in the same order.
+pub(crate) fn write_specimens(dir: &Utf8Path, specimens: &[Specimen]) -> Vec<Utf8PathBuf> {
+    specimens
+        .iter()
+        .map(|specimen| specimen.write(&dir.join(format!("{}.so", specimen.label()))))
+        .collect()
+}
+
+/// Links `files` into `dir` under names that make them load in `order`
+/// (indices into `files`, first loaded first), and returns the links in the
+/// order of `files`. Hard links, so that many layouts cost no disk space.
+pub(crate) fn lay_out(dir: &Utf8Path, files: &[Utf8PathBuf], order: &[usize]) -> Vec<Utf8PathBuf> {
+    let mut links = vec![Utf8PathBuf::new(); files.len()];
+    for (position, &index) in order.iter().enumerate() {
+        let name = files[index].file_name().expect("copies have file names");
+        let link = dir.join(format!("{position:02}-{name}"));
+        std::fs::hard_link(&files[index], &link).expect("scratch files can be linked");
+        links[index] = link;
+    }
+    links
+}
+
+/// Load orders for `count` files: every rotation of the natural order and of
+/// its reverse (for three files, every permutation), without repeats.
+pub(crate) fn load_orders(count: usize) -> Vec<Vec<usize>> {
+    let forward: Vec<usize> = (0..count).collect();
+    let backward: Vec<usize> = (0..count).rev().collect();
+    let mut orders: Vec<Vec<usize>> = Vec::new();
+    for base in [forward, backward] {
+        for shift in 0..count.max(1) {
+            let mut order = base.clone();
+            order.rotate_left(shift);
+            if !orders.contains(&order) {
+                orders.push(order);
+            }
+        }
+    }
+    orders
 }

@@ -8,5 +8,7 @@
 mod artifacts;
 mod bad_files;
 mod config;
+mod initialize;
 mod interface;
+mod resolve;
 mod services;

@@ -52,7 +52,7 @@ fn a_consumer_built_against_another_layout_gets_no_handle() {
     .load()
     .expect("the libraries load");
 
-    let Err(StartError::Aborted(report)) = runtime().block_on(loaded.start()) else {
+    let Err(StartError::Aborted { report, .. }) = runtime().block_on(loaded.start()) else {
         panic!("the start must abort on the consumer's failure");
     };
 

@@ -31,8 +31,13 @@ pub enum StartError {
     },
     /// A plugin or module failed and the failure policy says abort; what
     /// did start has been shut down again.
-    #[error("startup aborted: {}", aborted(.0))]
-    Aborted(Box<StartupReport>),
+    #[error("startup aborted: {}", aborted(report))]
+    Aborted {
+        /// What happened to every plugin and module.
+        report: Box<StartupReport>,
+        /// What failed while shutting down what had started.
+        stop_failures: Vec<String>,
+    },
 }
 
 fn list(problems: &[Problem]) -> String {
@@ -202,9 +207,12 @@ impl LoadedBackend {
             running.http.routes.set_phase(Phase::Ready);
             return Ok(running);
         }
-        let report = running.initialized.report.clone();
-        running.stop().await;
-        Err(StartError::Aborted(Box::new(report)))
+        let report = Box::new(running.initialized.report.clone());
+        let stop_failures = running.stop().await;
+        Err(StartError::Aborted {
+            report,
+            stop_failures,
+        })
     }
 }
 

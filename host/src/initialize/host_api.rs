@@ -58,6 +58,8 @@ pub(crate) struct Feature {
     pub(crate) declared: FeatureSet,
     /// Its plugin's configuration.
     pub(crate) config: serde_json::Value,
+    /// The plugin's span, which its log records are emitted in.
+    pub(crate) span: tracing::Span,
 }
 
 /// What the host shares with every feature's handle.
@@ -110,11 +112,10 @@ impl HostApi for FeatureHost {
     }
 
     fn log(&self, record: LogRecord) {
-        emit(
-            self.plugin_id().as_str(),
-            self.module_id().as_str(),
-            &record,
-        );
+        let (plugin_id, module_id) = (self.plugin_id(), self.module_id());
+        self.feature
+            .span
+            .in_scope(|| emit(plugin_id.as_str(), module_id.as_str(), &record));
     }
 
     fn config(&self) -> RString {

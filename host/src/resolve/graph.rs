@@ -67,14 +67,18 @@ pub enum GraphFormat {
 }
 
 /// Draws the resolved graph: plugins and modules, and their dependencies.
+///
+/// Only what the plan initializes is drawn (a module whose plugin is absent
+/// is left out); an extension point's edge ends at the plugin or module that
+/// provides it. The output does not depend on the order of `sources`.
 pub fn render_graph(plan: &Plan, sources: &[Source<'_>], format: GraphFormat) -> String {
     let mut nodes: Vec<Node> = Vec::new();
-    let mut edges: Vec<(Node, Node, String)> = Vec::new();
+    let mut edges: BTreeSet<(Node, Node, String)> = BTreeSet::new();
     for (id, plugin) in &plan.plugins {
         let node = Node::Plugin(id.clone());
         nodes.push(node.clone());
         for after in &plugin.after {
-            edges.push((
+            edges.insert((
                 node.clone(),
                 Node::Plugin(after.clone()),
                 "after".to_string(),
@@ -83,27 +87,53 @@ pub fn render_graph(plan: &Plan, sources: &[Source<'_>], format: GraphFormat) ->
         for module in plugin.module_waves.iter().flatten() {
             let module = Node::Module(id.clone(), module.clone());
             nodes.push(module.clone());
-            edges.push((module, node.clone(), "extends".to_string()));
+            edges.insert((module, node.clone(), "extends".to_string()));
         }
     }
+
+    let providers = extension_point_providers(sources);
     for source in sources {
         for module in &source.features.modules {
+            if !plan.plugins.contains_key(&module.plugin_id) {
+                continue;
+            }
             let from = Node::Module(module.plugin_id.clone(), module.module_id.clone());
-            for dependency in &module.features.dependencies {
-                if dependency.kind == DependencyKind::ExtensionPoint {
-                    edges.push((
-                        from.clone(),
-                        Node::Plugin(module.plugin_id.clone()),
-                        dependency.id.clone(),
-                    ));
+            let points = module
+                .features
+                .dependencies
+                .iter()
+                .filter(|dependency| dependency.kind == DependencyKind::ExtensionPoint);
+            for point in points {
+                if let Some(provider) = providers.get(point.id.as_str()) {
+                    edges.insert((from.clone(), provider.clone(), point.id.clone()));
                 }
             }
         }
     }
+    let edges: Vec<(Node, Node, String)> = edges.into_iter().collect();
     match format {
         GraphFormat::Dot => dot(&nodes, &edges),
         GraphFormat::Mermaid => mermaid(&nodes, &edges),
     }
+}
+
+/// Who provides each extension point, by id.
+fn extension_point_providers<'a>(sources: &'a [Source<'_>]) -> BTreeMap<&'a str, Node> {
+    let mut providers = BTreeMap::new();
+    for source in sources {
+        for plugin in &source.features.plugins {
+            for point in &plugin.features.extension_points {
+                providers.insert(point.id.as_str(), Node::Plugin(plugin.id.clone()));
+            }
+        }
+        for module in &source.features.modules {
+            let node = Node::Module(module.plugin_id.clone(), module.module_id.clone());
+            for point in &module.features.extension_points {
+                providers.insert(point.id.as_str(), node.clone());
+            }
+        }
+    }
+    providers
 }
 
 fn label(node: &Node) -> String {
