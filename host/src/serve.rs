@@ -8,6 +8,7 @@
 //! a 500 for that request alone; one that takes too long a 504, its future
 //! dropped.
 
+mod auth;
 mod forward;
 mod routes;
 
@@ -26,6 +27,7 @@ use axum::{
 };
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
+pub use auth::{AuthPolicy, StaticToken};
 pub use routes::{Phase, Routes};
 
 /// Settings of the HTTP server.
@@ -39,6 +41,8 @@ pub struct HttpOptions {
     pub request_timeout: Duration,
     /// How long shutdown waits for requests in flight.
     pub drain_timeout: Duration,
+    /// Who may call plugin routes.
+    pub auth: AuthPolicy,
 }
 
 impl Default for HttpOptions {
@@ -48,6 +52,7 @@ impl Default for HttpOptions {
             body_limit: 10 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(10),
+            auth: AuthPolicy::default(),
         }
     }
 }
@@ -167,7 +172,7 @@ impl Server {
         let listener = TcpListener::bind(state.options.listen).await?;
         let address = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = router(state);
+        let app = router(state.clone());
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async {
@@ -176,6 +181,13 @@ impl Server {
                 .await
         });
         tracing::info!(%address, "listening");
+        if state.options.auth.open {
+            tracing::warn!(
+                %address,
+                "backend.auth.dangerouslyDisableDefaultAuthPolicy is set: every plugin route is \
+                 open to anyone who can reach this address; never use it outside development"
+            );
+        }
         Ok(Self {
             address,
             stop,

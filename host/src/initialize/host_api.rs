@@ -144,12 +144,11 @@ impl HostApi for FeatureHost {
     fn serve_http(
         &self,
         handler: HttpHandlerBox,
-        _open_paths: RVec<RString>,
+        open_paths: RVec<RString>,
     ) -> RResult<(), PluginError> {
-        // FIXME: open paths are accepted but not yet enforced: every route is
-        // open until the auth policy exists.
+        let open_paths = open_paths.into_iter().map(RString::into_string).collect();
         let outcome = match &self.feature.node {
-            Node::Plugin(id) => self.shared.routes.stage(id.as_str(), handler),
+            Node::Plugin(id) => self.shared.routes.stage(id.as_str(), handler, open_paths),
             Node::Module(..) => Err(format!(
                 "{} cannot serve HTTP routes; only plugins can",
                 self.feature.node

@@ -14,7 +14,7 @@ use axum::{
 };
 use greenroom_contract::http::{HttpRequest, HttpResponse};
 
-use super::{HttpState, Phase, routes::Route};
+use super::{HttpState, Phase, auth::Caller, routes::Route};
 use crate::boundary::PluginFuture;
 
 /// `/api/<pluginId>` itself.
@@ -68,7 +68,7 @@ pub(super) async fn log_request(request: Request, next: Next) -> Response {
 }
 
 async fn forward(state: &HttpState, plugin_id: &str, rest: &str, request: Request) -> Response {
-    let handler = match state.routes.get(plugin_id) {
+    let served = match state.routes.get(plugin_id) {
         None => {
             let message = format!("no plugin `{plugin_id}` is installed");
             return error(&request, StatusCode::NOT_FOUND, "NotFoundError", message);
@@ -104,8 +104,21 @@ async fn forward(state: &HttpState, plugin_id: &str, rest: &str, request: Reques
             let message = format!("plugin `{plugin_id}` serves no HTTP routes");
             return error(&request, StatusCode::NOT_FOUND, "NotFoundError", message);
         }
-        Some(Route::Ready(Some(handler))) => handler,
+        Some(Route::Ready(Some(served))) => served,
     };
+    let path = format!("/{rest}");
+    let caller =
+        state
+            .options
+            .auth
+            .authorize(plugin_id, &path, &served.open_paths, request.headers());
+    let caller = match caller {
+        Ok(caller) => caller,
+        Err(refusal) => return error(&request, refusal.status, refusal.name, refusal.message),
+    };
+    if let Caller::Subject(subject) = &caller {
+        tracing::debug!(plugin_id, %subject, "request with a static token");
+    }
 
     let _in_flight = state.routes.enter();
     let plugin_request = match to_plugin_request(state, rest, request).await {
@@ -118,7 +131,7 @@ async fn forward(state: &HttpState, plugin_id: &str, rest: &str, request: Reques
     );
     let answer = tokio::time::timeout(
         state.options.request_timeout,
-        PluginFuture(handler.handle(plugin_request)),
+        PluginFuture(served.handler.handle(plugin_request)),
     )
     .await;
     match answer {

@@ -11,13 +11,21 @@ use std::{
 
 use greenroom_contract::http::HttpHandlerBox;
 
+/// A plugin's router as the host keeps it.
+pub(crate) struct Served {
+    /// What answers the plugin's requests.
+    pub(crate) handler: HttpHandlerBox,
+    /// Path prefixes below the mount point that need no credential.
+    pub(crate) open_paths: Vec<String>,
+}
+
 /// The state of one plugin's routes.
 #[derive(Clone)]
 pub(crate) enum Route {
-    /// The plugin is initializing; its handler (if it gave one) waits.
-    Starting(Option<Arc<HttpHandlerBox>>),
+    /// The plugin is initializing; its router (if it gave one) waits.
+    Starting(Option<Arc<Served>>),
     /// The plugin started; `None` when it serves no routes.
-    Ready(Option<Arc<HttpHandlerBox>>),
+    Ready(Option<Arc<Served>>),
     /// The plugin did not start, for this reason.
     Failed(String),
 }
@@ -66,11 +74,24 @@ impl Routes {
     /// # Errors
     ///
     /// Returns the reason when the plugin already gave a handler.
-    pub(crate) fn stage(&self, plugin_id: &str, handler: HttpHandlerBox) -> Result<(), String> {
+    pub(crate) fn stage(
+        &self,
+        plugin_id: &str,
+        handler: HttpHandlerBox,
+        open_paths: Vec<String>,
+    ) -> Result<(), String> {
+        if let Some(path) = open_paths.iter().find(|path| !path.starts_with('/')) {
+            return Err(format!(
+                "plugin `{plugin_id}` marks `{path}` as open, but open paths start with `/`"
+            ));
+        }
         let mut routes = self.write();
         match routes.get_mut(plugin_id) {
             Some(Route::Starting(staged @ None)) => {
-                *staged = Some(Arc::new(handler));
+                *staged = Some(Arc::new(Served {
+                    handler,
+                    open_paths,
+                }));
                 Ok(())
             }
             Some(Route::Starting(Some(_))) => Err(format!(

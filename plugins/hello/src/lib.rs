@@ -29,7 +29,7 @@ async fn init(context: Context) -> Result<(), Error> {
             Json(serde_json::json!({ "greeting": format!("hello, {name}") }))
         }),
     );
-    context.serve(router)?;
+    context.serve_with_open_paths(router, &["/greeting"])?;
     tracing::info!("plugin {} initialized", context.plugin_id());
     context.on_shutdown(|| async {
         tracing::info!("hello says goodbye");
