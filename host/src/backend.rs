@@ -57,6 +57,7 @@ pub struct Backend {
     config: BTreeMap<String, serde_json::Value>,
     http: HttpOptions,
     listen: bool,
+    routes: Vec<(String, axum::Router, Vec<String>)>,
 }
 
 impl Default for Backend {
@@ -80,7 +81,18 @@ impl Backend {
             config: BTreeMap::new(),
             http: HttpOptions::default(),
             listen: false,
+            routes: Vec::new(),
         }
+    }
+
+    /// Serves an axum router linked into the host under `/api/<id>`, behind
+    /// the same checks, limits and logging as a plugin's routes; requests
+    /// below the `open_paths` prefixes need no credential. `id` must not be
+    /// a loaded plugin's.
+    pub fn route(mut self, id: &str, router: axum::Router, open_paths: &[&str]) -> Self {
+        let open_paths = open_paths.iter().map(|path| path.to_string()).collect();
+        self.routes.push((id.to_string(), router, open_paths));
+        self
     }
 
     /// Serves HTTP on `address` (port 0 picks a free port; see

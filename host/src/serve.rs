@@ -25,6 +25,12 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{any, get},
 };
+use hyper::server::conn::http1;
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    server::graceful::GracefulShutdown,
+    service::TowerToHyperService,
+};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub use auth::{AuthPolicy, StaticToken};
@@ -41,6 +47,12 @@ pub struct HttpOptions {
     pub request_timeout: Duration,
     /// How long shutdown waits for requests in flight.
     pub drain_timeout: Duration,
+    /// The most bytes a request's line and headers may take; more gets 431.
+    pub max_header_bytes: usize,
+    /// The most headers a request may carry; more gets 431.
+    pub max_headers: usize,
+    /// How long a client may take to send a request's headers.
+    pub header_timeout: Duration,
     /// Who may call plugin routes.
     pub auth: AuthPolicy,
 }
@@ -52,6 +64,9 @@ impl Default for HttpOptions {
             body_limit: 10 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 * 1024,
+            max_headers: 100,
+            header_timeout: Duration::from_secs(10),
             auth: AuthPolicy::default(),
         }
     }
@@ -157,8 +172,8 @@ pub async fn drain(state: &HttpState) {
 /// A running HTTP server.
 pub struct Server {
     address: SocketAddr,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<std::io::Result<()>>,
+    stop: oneshot::Sender<Duration>,
+    task: JoinHandle<()>,
 }
 
 impl Server {
@@ -171,15 +186,7 @@ impl Server {
     pub async fn start(state: Arc<HttpState>) -> std::io::Result<Self> {
         let listener = TcpListener::bind(state.options.listen).await?;
         let address = listener.local_addr()?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        let app = router(state.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let (stop, stopped) = oneshot::channel::<Duration>();
         tracing::info!(%address, "listening");
         if state.options.auth.open {
             tracing::warn!(
@@ -188,6 +195,7 @@ impl Server {
                  open to anyone who can reach this address; never use it outside development"
             );
         }
+        let task = tokio::spawn(accept(listener, state, stopped));
         Ok(Self {
             address,
             stop,
@@ -203,14 +211,54 @@ impl Server {
     /// Stops accepting connections and waits up to `drain` for requests in
     /// flight, then closes what is left.
     pub async fn stop(self, drain: Duration) {
-        let _ = self.stop.send(());
-        let abort = self.task.abort_handle();
-        if tokio::time::timeout(drain, self.task).await.is_err() {
-            tracing::warn!(
-                drain_s = drain.as_secs_f32(),
-                "requests still in flight were cut off"
-            );
-            abort.abort();
+        let _ = self.stop.send(drain);
+        let _ = self.task.await;
+    }
+}
+
+/// Accepts connections until told to stop, serving each with the limits of
+/// the options; then lets open connections finish within the drain time.
+async fn accept(
+    listener: TcpListener,
+    state: Arc<HttpState>,
+    mut stopped: oneshot::Receiver<Duration>,
+) {
+    let service = TowerToHyperService::new(router(state.clone()));
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .max_buf_size(state.options.max_header_bytes.max(8192))
+        .max_headers(state.options.max_headers)
+        .header_read_timeout(state.options.header_timeout);
+    let graceful = GracefulShutdown::new();
+    let drain = loop {
+        tokio::select! {
+            drain = &mut stopped => break drain.unwrap_or_default(),
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot accept a connection");
+                        continue;
+                    }
+                };
+                let connection = builder.serve_connection(TokioIo::new(stream), service.clone());
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    if let Err(error) = connection.await {
+                        tracing::debug!(%error, "connection ended with an error");
+                    }
+                });
+            }
         }
+    };
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            drain_s = drain.as_secs_f32(),
+            "connections still open were cut off"
+        );
     }
 }

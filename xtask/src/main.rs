@@ -20,6 +20,7 @@ commands:
   test              build plugins and fixtures, then run fmt check, clippy and every test
   run               build and install the plugins, then start greenroom
   bench load        time each loading stage for 1, 10 and 100 plugins beside raw dlopen
+  bench http        serve one handler natively and through a plugin, compare throughput
 ";
 
 fn main() -> ExitCode {
@@ -49,7 +50,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
                     .args(rest),
             )
         }
-        ["bench", "load", rest @ ..] => bench::load(rest),
+        ["bench", rest @ ..] => bench::run(rest),
         ["bench-worker", rest @ ..] => bench::worker(rest),
         [] | ["help" | "--help" | "-h"] => {
             print!("{USAGE}");

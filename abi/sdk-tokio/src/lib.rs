@@ -25,7 +25,9 @@
 //! }
 //! ```
 //!
-//! The runtime starts with the first future, with one worker thread unless
+//! Futures are polled where the host polls them, with the library's runtime
+//! entered, so a request costs no thread hop. The runtime starts with the
+//! first future, with one worker thread unless
 //! `GREENROOM_PLUGIN_WORKER_THREADS` says otherwise, and stops when the host
 //! shuts the library down (its threads end); a later initialization starts
 //! a new one, so a plugin can be initialized again inside the same loaded
@@ -40,7 +42,7 @@ use std::{
 };
 
 use greenroom_sdk::{BoxFuture, ErrorCode, Executor, PluginError};
-use tokio::{runtime::Runtime, task::JoinHandle};
+use tokio::runtime::{Handle, Runtime};
 
 /// How long shutdown waits for the runtime's tasks to finish.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -56,7 +58,7 @@ pub struct TokioExecutor {
 }
 
 impl TokioExecutor {
-    fn handle(&self) -> std::io::Result<tokio::runtime::Handle> {
+    fn handle(&self) -> std::io::Result<Handle> {
         let mut runtime = self
             .runtime
             .lock()
@@ -85,7 +87,7 @@ impl Executor for TokioExecutor {
         future: BoxFuture<Result<(), PluginError>>,
     ) -> BoxFuture<Result<(), PluginError>> {
         match self.handle() {
-            Ok(handle) => Box::pin(AbortOnDrop(handle.spawn(future))),
+            Ok(handle) => Box::pin(InRuntime { handle, future }),
             Err(error) => {
                 let message = format!("cannot start the plugin's tokio runtime: {error}");
                 Box::pin(async move { Err(PluginError::new(ErrorCode::FAILED, message)) })
@@ -105,26 +107,21 @@ impl Executor for TokioExecutor {
     }
 }
 
-/// A task's result, cancelling the task if dropped before it finishes.
-struct AbortOnDrop(JoinHandle<Result<(), PluginError>>);
+/// A future polled where the host polls it, inside the library's runtime:
+/// `tokio::spawn`, timers and I/O reach the library's own runtime, whose
+/// threads drive them, and no request hops to another thread. Dropping it
+/// drops the plugin's future.
+struct InRuntime {
+    handle: Handle,
+    future: BoxFuture<Result<(), PluginError>>,
+}
 
-impl Future for AbortOnDrop {
+impl Future for InRuntime {
     type Output = Result<(), PluginError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.0).poll(cx).map(|joined| {
-            joined.unwrap_or_else(|error| {
-                Err(PluginError::new(
-                    ErrorCode::FAILED,
-                    format!("the plugin's task ended without finishing: {error}"),
-                ))
-            })
-        })
-    }
-}
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
+        let this = &mut *self;
+        let _entered = this.handle.enter();
+        this.future.as_mut().poll(cx)
     }
 }

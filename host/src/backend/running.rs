@@ -21,6 +21,12 @@ pub enum StartError {
     /// Resolution found problems; nothing was initialized.
     #[error("the plugins cannot start together:\n{}", list(.0))]
     Resolve(Vec<Problem>),
+    /// Routes linked into the host claim a loaded plugin's id.
+    #[error("the routes linked in as `{id}` would hide plugin `{id}`'s; give them another id")]
+    RouteConflict {
+        /// The id both claim.
+        id: String,
+    },
     /// The HTTP server could not listen.
     #[error("cannot listen on {address}: {source}; choose another address")]
     Listen {
@@ -80,6 +86,7 @@ pub struct LoadedBackend {
     config: BTreeMap<String, serde_json::Value>,
     http: HttpOptions,
     listen: bool,
+    routes: Vec<(String, axum::Router, Vec<String>)>,
 }
 
 impl LoadedBackend {
@@ -120,6 +127,7 @@ impl LoadedBackend {
             config: backend.config.clone(),
             http: backend.http.clone(),
             listen: backend.listen,
+            routes: backend.routes.clone(),
         }
     }
 
@@ -177,7 +185,17 @@ impl LoadedBackend {
                 declared.insert(node, module.features.clone());
             }
         }
+        if let Some((id, ..)) = self
+            .routes
+            .iter()
+            .find(|(id, ..)| plan.plugins.contains_key(id.as_str()))
+        {
+            return Err(StartError::RouteConflict { id: id.clone() });
+        }
         let http = HttpState::new(self.http.clone());
+        for (id, router, open_paths) in &self.routes {
+            http.routes.native(id, router.clone(), open_paths.clone());
+        }
         http.set_instance(instance(&self.reports, None));
         let server = if self.listen {
             let address = self.http.listen;
@@ -221,16 +239,7 @@ impl LoadedBackend {
 fn instance(reports: &[LibraryReport], startup: Option<&StartupReport>) -> serde_json::Value {
     let libraries: Vec<serde_json::Value> = reports
         .iter()
-        .map(|report| {
-            serde_json::json!({
-                "file": report.file,
-                "library": report.library,
-                "interface": report.interface,
-                "sdk": report.sdk,
-                "status": report.status,
-                "features": report.features,
-            })
-        })
+        .map(|report| serde_json::to_value(report).unwrap_or_default())
         .collect();
     serde_json::json!({
         "host": { "version": env!("CARGO_PKG_VERSION"), "interface": INTERFACE_VERSION },

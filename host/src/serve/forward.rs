@@ -14,7 +14,11 @@ use axum::{
 };
 use greenroom_contract::http::{HttpRequest, HttpResponse};
 
-use super::{HttpState, Phase, auth::Caller, routes::Route};
+use super::{
+    HttpState, Phase,
+    auth::Caller,
+    routes::{Native, Route, Served},
+};
 use crate::boundary::PluginFuture;
 
 /// `/api/<pluginId>` itself.
@@ -68,67 +72,68 @@ pub(super) async fn log_request(request: Request, next: Next) -> Response {
 }
 
 async fn forward(state: &HttpState, plugin_id: &str, rest: &str, request: Request) -> Response {
-    let served = match state.routes.get(plugin_id) {
-        None => {
-            let message = format!("no plugin `{plugin_id}` is installed");
-            return error(&request, StatusCode::NOT_FOUND, "NotFoundError", message);
-        }
-        Some(_) if state.routes.phase() == Phase::Stopping => {
-            let message = "the host is shutting down".to_string();
-            return error(
-                &request,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ServiceUnavailableError",
-                message,
-            );
-        }
-        Some(Route::Starting(_)) => {
-            let message = format!("plugin `{plugin_id}` has not started yet");
-            return error(
-                &request,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ServiceUnavailableError",
-                message,
-            );
-        }
-        Some(Route::Failed(reason)) => {
-            let message = format!("plugin `{plugin_id}` failed to start: {reason}");
-            return error(
-                &request,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ServiceUnavailableError",
-                message,
-            );
-        }
-        Some(Route::Ready(None)) => {
-            let message = format!("plugin `{plugin_id}` serves no HTTP routes");
-            return error(&request, StatusCode::NOT_FOUND, "NotFoundError", message);
-        }
-        Some(Route::Ready(Some(served))) => served,
+    let Some(route) = state.routes.get(plugin_id) else {
+        let message = format!("no plugin `{plugin_id}` is installed");
+        return error(&request, StatusCode::NOT_FOUND, "NotFoundError", message);
     };
-    let path = format!("/{rest}");
-    let caller =
-        state
-            .options
-            .auth
-            .authorize(plugin_id, &path, &served.open_paths, request.headers());
-    let caller = match caller {
-        Ok(caller) => caller,
-        Err(refusal) => return error(&request, refusal.status, refusal.name, refusal.message),
-    };
-    if let Caller::Subject(subject) = &caller {
-        tracing::debug!(plugin_id, %subject, "request with a static token");
+    if state.routes.phase() == Phase::Stopping {
+        let message = "the host is shutting down".to_string();
+        return unavailable(&request, message);
     }
 
+    // Authorize before saying anything about the plugin's state.
+    let path = format!("/{rest}");
+    let open_paths: &[String] = match &route {
+        Route::Ready(Some(served)) => &served.open_paths,
+        Route::Native(native) => &native.open_paths,
+        _ => &[],
+    };
+    let authorized = state
+        .options
+        .auth
+        .authorize(plugin_id, &path, open_paths, request.headers());
+    match authorized {
+        Ok(Caller::Subject(subject)) => {
+            tracing::debug!(plugin_id, %subject, "request with a static token");
+        }
+        Ok(Caller::Anyone) => {}
+        Err(refusal) => return error(&request, refusal.status, refusal.name, refusal.message),
+    }
+
+    match route {
+        Route::Starting(_) => unavailable(
+            &request,
+            format!("plugin `{plugin_id}` has not started yet"),
+        ),
+        Route::Failed(reason) => unavailable(
+            &request,
+            format!("plugin `{plugin_id}` failed to start: {reason}"),
+        ),
+        Route::Ready(None) => {
+            let message = format!("plugin `{plugin_id}` serves no HTTP routes");
+            error(&request, StatusCode::NOT_FOUND, "NotFoundError", message)
+        }
+        Route::Native(native) => forward_native(state, plugin_id, &path, &native, request).await,
+        Route::Ready(Some(served)) => {
+            forward_plugin(state, plugin_id, &path, &served, request).await
+        }
+    }
+}
+
+/// Answers a request with a plugin's handler, across the boundary.
+async fn forward_plugin(
+    state: &HttpState,
+    plugin_id: &str,
+    path: &str,
+    served: &Served,
+    request: Request,
+) -> Response {
     let _in_flight = state.routes.enter();
-    let plugin_request = match to_plugin_request(state, rest, request).await {
+    let (method, url) = (request.method().to_string(), request.uri().to_string());
+    let plugin_request = match to_plugin_request(state, path, request).await {
         Ok(plugin_request) => plugin_request,
         Err(response) => return response,
     };
-    let (method, uri) = (
-        plugin_request.method.to_string(),
-        plugin_request.uri.to_string(),
-    );
     let answer = tokio::time::timeout(
         state.options.request_timeout,
         PluginFuture(served.handler.handle(plugin_request)),
@@ -137,33 +142,99 @@ async fn forward(state: &HttpState, plugin_id: &str, rest: &str, request: Reques
     match answer {
         Ok(Ok(response)) => from_plugin_response(response),
         Ok(Err(reason)) => {
-            tracing::error!(plugin_id, %method, %uri, %reason, "a plugin's handler failed");
-            plugin_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalServerError",
-                &method,
-                &uri,
-                format!("plugin `{plugin_id}` failed to answer: {reason}"),
-            )
+            tracing::error!(plugin_id, %method, %url, %reason, "a plugin's handler failed");
+            let message = format!("plugin `{plugin_id}` failed to answer: {reason}");
+            let status = StatusCode::INTERNAL_SERVER_ERROR;
+            plugin_error(status, "InternalServerError", &method, &url, message)
         }
-        Err(_) => {
-            let seconds = state.options.request_timeout.as_secs_f32();
-            tracing::error!(plugin_id, %method, %uri, "a plugin's handler timed out");
-            plugin_error(
-                StatusCode::GATEWAY_TIMEOUT,
-                "GatewayTimeoutError",
-                &method,
-                &uri,
-                format!("plugin `{plugin_id}` did not answer within {seconds} s"),
-            )
-        }
+        Err(_) => timed_out(state, plugin_id, &method, &url),
     }
+}
+
+/// Answers a request with routes linked into the host, through the same
+/// checks and limits as a plugin's.
+async fn forward_native(
+    state: &HttpState,
+    plugin_id: &str,
+    path: &str,
+    native: &Native,
+    request: Request,
+) -> Response {
+    let _in_flight = state.routes.enter();
+    let (method, url) = (request.method().to_string(), request.uri().to_string());
+    let query = request
+        .uri()
+        .query()
+        .map(|query| format!("?{query}"))
+        .unwrap_or_default();
+    let (mut parts, body) = request.into_parts();
+    let body = match buffer(state, body, &parts).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    parts.uri = match format!("{path}{query}").parse() {
+        Ok(uri) => uri,
+        Err(_) => return invalid(format!("`{path}{query}` is not a URI")),
+    };
+    let request = Request::from_parts(parts, Body::from(body));
+    let answer = tokio::time::timeout(
+        state.options.request_timeout,
+        tower::ServiceExt::oneshot(native.router.clone(), request),
+    )
+    .await;
+    match answer {
+        Ok(Ok(response)) => response,
+        Ok(Err(infallible)) => match infallible {},
+        Err(_) => timed_out(state, plugin_id, &method, &url),
+    }
+}
+
+/// Reads a whole body within the configured limit; beyond it, a 413.
+async fn buffer(
+    state: &HttpState,
+    body: Body,
+    parts: &axum::http::request::Parts,
+) -> Result<axum::body::Bytes, Response> {
+    let limit = state.options.body_limit;
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        let message = format!("the request body is larger than {limit} bytes");
+        let (method, url) = (parts.method.as_str(), parts.uri.to_string());
+        plugin_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLargeError",
+            method,
+            &url,
+            message,
+        )
+    })
+}
+
+fn timed_out(state: &HttpState, plugin_id: &str, method: &str, url: &str) -> Response {
+    let seconds = state.options.request_timeout.as_secs_f32();
+    tracing::error!(plugin_id, %method, %url, "a plugin's handler timed out");
+    let message = format!("plugin `{plugin_id}` did not answer within {seconds} s");
+    plugin_error(
+        StatusCode::GATEWAY_TIMEOUT,
+        "GatewayTimeoutError",
+        method,
+        url,
+        message,
+    )
+}
+
+fn unavailable(request: &Request, message: String) -> Response {
+    error(
+        request,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "ServiceUnavailableError",
+        message,
+    )
 }
 
 /// Buffers the request into the plain shape a plugin receives.
 async fn to_plugin_request(
     state: &HttpState,
-    rest: &str,
+    path: &str,
     request: Request,
 ) -> Result<HttpRequest, Response> {
     let method = request.method().as_str().into();
@@ -172,27 +243,14 @@ async fn to_plugin_request(
         .query()
         .map(|query| format!("?{query}"))
         .unwrap_or_default();
-    let uri = format!("/{rest}{query}");
+    let uri = format!("{path}{query}");
     let headers = request
         .headers()
         .iter()
         .map(|(name, value)| Tuple2(RString::from(name.as_str()), RVec::from(value.as_bytes())))
         .collect();
-    let limit = state.options.body_limit;
     let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, limit).await {
-        Ok(body) => body,
-        Err(_) => {
-            let request = Request::from_parts(parts, Body::empty());
-            let message = format!("the request body is larger than {limit} bytes");
-            return Err(error(
-                &request,
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "PayloadTooLargeError",
-                message,
-            ));
-        }
-    };
+    let body = buffer(state, body, &parts).await?;
     Ok(HttpRequest {
         method,
         uri: uri.into(),

@@ -28,6 +28,16 @@ pub(crate) enum Route {
     Ready(Option<Arc<Served>>),
     /// The plugin did not start, for this reason.
     Failed(String),
+    /// Routes linked into the host, answered without crossing a boundary.
+    Native(Arc<Native>),
+}
+
+/// An axum router linked into the host and served under `/api/<id>`.
+pub(crate) struct Native {
+    /// The routes.
+    pub(crate) router: axum::Router,
+    /// Path prefixes that need no credential.
+    pub(crate) open_paths: Vec<String>,
 }
 
 /// Where the host is in its life, as readiness reports it.
@@ -67,6 +77,13 @@ impl Routes {
         for id in plugin_ids {
             routes.insert(id, Route::Starting(None));
         }
+    }
+
+    /// Serves a router linked into the host under `/api/<id>`.
+    pub(crate) fn native(&self, id: &str, router: axum::Router, open_paths: Vec<String>) {
+        let native = Native { router, open_paths };
+        self.write()
+            .insert(id.to_string(), Route::Native(Arc::new(native)));
     }
 
     /// Keeps a plugin's handler until the plugin has started.
@@ -139,7 +156,7 @@ impl Routes {
             .map(|(id, route)| {
                 let status = match route {
                     Route::Starting(_) => "starting",
-                    Route::Ready(_) => "started",
+                    Route::Ready(_) | Route::Native(_) => "started",
                     Route::Failed(_) => "failed",
                 };
                 (id.clone(), status)
