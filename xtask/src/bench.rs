@@ -3,6 +3,7 @@
 
 mod http;
 mod load;
+mod startup;
 
 use anyhow::bail;
 
@@ -11,7 +12,8 @@ pub(crate) fn run(args: &[&str]) -> anyhow::Result<()> {
     match args {
         ["load", rest @ ..] => load::load(rest),
         ["http", rest @ ..] => http::http(rest),
-        _ => bail!("usage: cargo xtask bench load|http [--rounds N]"),
+        ["startup", rest @ ..] => startup::startup(rest),
+        _ => bail!("usage: cargo xtask bench load|http|startup [--rounds N]"),
     }
 }
 
@@ -20,6 +22,7 @@ pub(crate) fn worker(args: &[&str]) -> anyhow::Result<()> {
     match args {
         ["load", ..] => load::worker(args),
         ["http-server", rest @ ..] => http::server(rest),
+        ["startup", rest @ ..] => startup::worker(rest),
         _ => bail!("unknown benchmark worker {args:?}"),
     }
 }

@@ -21,6 +21,7 @@ commands:
   run               build and install the plugins, then start greenroom
   bench load        time each loading stage for 1, 10 and 100 plugins beside raw dlopen
   bench http        serve one handler natively and through a plugin, compare throughput
+  bench startup     time process start to ready for 1, 10 and 100 plugins, chain and fan-out
 ";
 
 fn main() -> ExitCode {
