@@ -11,5 +11,6 @@ mod config;
 mod http;
 mod initialize;
 mod interface;
+mod kit;
 mod resolve;
 mod services;

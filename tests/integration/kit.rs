@@ -1,0 +1,135 @@
+//! The test kit: a host in process with plugin files and linked-in mocks,
+//! its startup report and its captured logs.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use abi_stable::{sabi_trait::TD_Opaque, std_types::RString};
+use greenroom_fixture_counter_interface::{Counter, CounterBox, SERVICE_ID, VERSION};
+use greenroom_host::initialize::FeatureStatus;
+use greenroom_sdk::{Error, PluginRegistrar, ServiceScope};
+use greenroom_test_kit::TestBackend;
+
+use crate::artifacts::fixture;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime starts")
+}
+
+/// A counter that says it is a mock.
+struct MockCounter(AtomicU64);
+
+impl Counter for MockCounter {
+    fn next(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    fn provider(&self) -> RString {
+        "the mock counter".into()
+    }
+}
+
+fn register_mock(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin
+        .provides_service(SERVICE_ID, VERSION, ServiceScope::Root)
+        .init(|context| async move {
+            let counter = CounterBox::from_value(MockCounter(AtomicU64::new(0)), TD_Opaque);
+            context.provide(SERVICE_ID, VERSION, counter)
+        });
+    Ok(())
+}
+
+#[test]
+fn a_linked_in_mock_provides_the_service_a_plugin_file_consumes() {
+    runtime().block_on(async {
+        let mock = greenroom_sdk::root_module! { plugins: { "mock-counter" => register_mock } };
+        let backend = TestBackend::builder()
+            .add_static("mock", mock)
+            .file(fixture("counter-consumer"))
+            .start()
+            .await
+            .expect("the backend starts");
+
+        let user = backend
+            .report()
+            .plugin("counter-user")
+            .expect("counter-user is reported");
+        assert_eq!(user.status, FeatureStatus::Started);
+        let counted: Vec<_> = backend
+            .logs()
+            .into_iter()
+            .filter(|event| event.plugin_id.as_deref() == Some("counter-user"))
+            .map(|event| (event.message, event.fields))
+            .filter(|(message, _)| message.starts_with("counted"))
+            .collect();
+        assert_eq!(counted.len(), 1, "{counted:?}");
+        assert_eq!(counted[0].0, "counted [1, 2, 3]");
+        assert!(
+            counted[0]
+                .1
+                .contains(&"fields=provider=the mock counter".to_string()),
+            "{:?}",
+            counted[0].1
+        );
+        assert_eq!(backend.stop().await, Vec::<String>::new());
+    });
+}
+
+#[test]
+fn logs_of_two_backends_are_kept_apart() {
+    runtime().block_on(async {
+        let first = TestBackend::builder()
+            .file(fixture("counter-provider"))
+            .file(fixture("counter-consumer"))
+            .start()
+            .await
+            .expect("the first backend starts");
+        let second = TestBackend::builder()
+            .file(fixture("web"))
+            .start()
+            .await
+            .expect("the second backend starts");
+
+        let plugins = |backend: &TestBackend| {
+            let mut ids: Vec<String> = backend
+                .logs()
+                .into_iter()
+                .filter_map(|event| event.plugin_id)
+                .collect();
+            ids.sort();
+            ids.dedup();
+            ids
+        };
+        assert_eq!(plugins(&first), ["counter-user"]);
+        assert!(plugins(&second).is_empty(), "{:?}", plugins(&second));
+        assert!(
+            second
+                .logs()
+                .iter()
+                .any(|event| event.message == "plugin `web` started")
+        );
+        first.stop().await;
+        second.stop().await;
+    });
+}
+
+#[test]
+fn requests_go_through_the_host_in_process() {
+    runtime().block_on(async {
+        let backend = TestBackend::builder()
+            .file(fixture("web"))
+            .start()
+            .await
+            .expect("the backend starts");
+
+        let response = backend.get("/api/web/status/204", None).await;
+        assert_eq!(response.status, 204);
+        let refused = backend.get("/api/web/status/204", Some("")).await;
+        assert_eq!(refused.status, 401);
+        assert_eq!(refused.json()["error"]["name"], "AuthenticationError");
+        backend.stop().await;
+    });
+}
