@@ -77,7 +77,9 @@ pub struct Initialized {
     /// What happened to every plugin and module.
     pub report: StartupReport,
     hooks: BTreeMap<PluginId, SharedHooks>,
-    waves: Vec<Vec<PluginId>>,
+    plan: Plan,
+    features: Arc<Features>,
+    shared: Shared,
     options: InitOptions,
 }
 
@@ -150,7 +152,9 @@ pub async fn initialize(plan: &Plan, features: Features, options: InitOptions) -
     Initialized {
         report,
         hooks,
-        waves: plan.waves.clone(),
+        plan: plan.clone(),
+        features,
+        shared,
         options,
     }
 }
@@ -290,25 +294,71 @@ impl Initialized {
     /// depend on, each hook within the hook timeout; returns the failures.
     pub async fn shut_down(self) -> Vec<String> {
         let mut failures = Vec::new();
-        for wave in self.waves.iter().rev() {
-            let runs = wave.iter().map(|id| {
-                let hooks = self.hooks.get(id).cloned().unwrap_or_default();
-                let timeout = self.options.hook_timeout;
-                async move {
-                    let shutdown = std::mem::take(
-                        &mut hooks.lock().unwrap_or_else(|p| p.into_inner()).shutdown,
-                    );
-                    let mut failures = Vec::new();
-                    for hook in shutdown.into_iter().rev() {
-                        if let Err(error) = run_hook(hook, timeout).await {
-                            tracing::error!(plugin_id = %id, %error, "a shutdown hook failed");
-                            failures.push(format!("plugin `{id}`: shutdown hook: {error}"));
-                        }
-                    }
-                    failures
-                }
-            });
+        for wave in self.plan.waves.iter().rev() {
+            let runs = wave.iter().map(|id| self.run_shutdown_hooks(id));
             failures.extend(join_all(runs).await.into_iter().flatten());
+        }
+        failures
+    }
+
+    /// Shuts one plugin down (its shutdown hooks) and initializes it and its
+    /// modules again inside the libraries already loaded, as a reload of
+    /// something it depends on needs. Its routes answer 503 meanwhile.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error when `plugin_id` is not part of the plan.
+    pub async fn restart(&mut self, plugin_id: &str) -> Result<PluginResult, String> {
+        let (id, plugin) = self
+            .plan
+            .plugins
+            .get_key_value(plugin_id)
+            .map(|(id, plugin)| (id.clone(), plugin.clone()))
+            .ok_or_else(|| format!("plugin `{plugin_id}` is not running here"))?;
+        self.shared.routes.starting([id.to_string()]);
+        let failures = self.run_shutdown_hooks(&id).await;
+        if !failures.is_empty() {
+            tracing::warn!(
+                plugin_id,
+                failures = failures.len(),
+                "shutdown hooks failed before a restart"
+            );
+        }
+
+        let hooks = SharedHooks::default();
+        self.hooks.insert(id.clone(), hooks.clone());
+        let job = PluginJob {
+            id: id.clone(),
+            module_waves: plugin.module_waves.clone(),
+            features: self.features.clone(),
+            options: self.options.clone(),
+            hooks,
+            shared: self.shared.clone(),
+        };
+        let span = tracing::info_span!("plugin", plugin_id = %id, plugin_version = %plugin.version);
+        let result = job.run(Vec::new()).instrument(span).await;
+        tracing::info!(plugin_id, status = ?result.status, "plugin restarted");
+        if let Some(slot) = self
+            .report
+            .plugins
+            .iter_mut()
+            .find(|old| old.plugin_id == id)
+        {
+            *slot = result.clone();
+        }
+        Ok(result)
+    }
+
+    async fn run_shutdown_hooks(&self, id: &PluginId) -> Vec<String> {
+        let hooks = self.hooks.get(id).cloned().unwrap_or_default();
+        let shutdown =
+            std::mem::take(&mut hooks.lock().unwrap_or_else(|p| p.into_inner()).shutdown);
+        let mut failures = Vec::new();
+        for hook in shutdown.into_iter().rev() {
+            if let Err(error) = run_hook(hook, self.options.hook_timeout).await {
+                tracing::error!(plugin_id = %id, %error, "a shutdown hook failed");
+                failures.push(format!("plugin `{id}`: shutdown hook: {error}"));
+            }
         }
         failures
     }

@@ -133,3 +133,43 @@ fn requests_go_through_the_host_in_process() {
         backend.stop().await;
     });
 }
+
+#[test]
+fn a_plugin_initializes_again_and_again_inside_its_loaded_library() {
+    runtime().block_on(async {
+        let mut backend = TestBackend::builder()
+            .file(fixture("web"))
+            .file(fixture("counter-provider"))
+            .file(fixture("counter-consumer"))
+            .start()
+            .await
+            .expect("the backend starts");
+
+        for _ in 0..20 {
+            let web = backend.restart_plugin("web").await.expect("web restarts");
+            assert_eq!((web.status, web.error), (FeatureStatus::Started, None));
+            assert_eq!(backend.get("/api/web/status/204", None).await.status, 204);
+        }
+        for plugin in ["counter", "counter-user"] {
+            let result = backend
+                .restart_plugin(plugin)
+                .await
+                .expect("the plugin restarts");
+            assert_eq!(
+                (result.status, result.error),
+                (FeatureStatus::Started, None)
+            );
+        }
+        let counted = backend
+            .logs()
+            .into_iter()
+            .filter(|event| event.message == "counted [1, 2, 3]")
+            .count();
+        assert_eq!(counted, 2, "the consumer counted once per initialization");
+        assert_eq!(
+            backend.restart_plugin("nobody").await.unwrap_err(),
+            "plugin `nobody` is not running here"
+        );
+        assert_eq!(backend.stop().await, Vec::<String>::new());
+    });
+}

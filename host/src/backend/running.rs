@@ -267,6 +267,20 @@ impl RunningBackend {
         self.loaded.reports()
     }
 
+    /// Shuts one plugin down and initializes it and its modules again inside
+    /// the libraries already loaded (what a reload of something it depends
+    /// on needs); returns its new result.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error when the plugin is not running here.
+    pub async fn restart_plugin(
+        &mut self,
+        plugin_id: &str,
+    ) -> Result<crate::initialize::PluginResult, String> {
+        self.initialized.restart(plugin_id).await
+    }
+
     /// The address the HTTP server listens on, if it was asked to.
     pub fn http_address(&self) -> Option<std::net::SocketAddr> {
         self.server.as_ref().map(Server::address)

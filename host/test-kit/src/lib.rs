@@ -225,6 +225,23 @@ impl TestBackend {
         self.request(request).await
     }
 
+    /// Shuts one plugin down and initializes it again inside its loaded
+    /// library; returns its new result.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error when the plugin is not running here.
+    pub async fn restart_plugin(
+        &mut self,
+        plugin_id: &str,
+    ) -> Result<greenroom_host::initialize::PluginResult, String> {
+        let span = self.span.clone();
+        self.running
+            .restart_plugin(plugin_id)
+            .instrument(span)
+            .await
+    }
+
     /// Shuts the backend down and returns the failures.
     pub async fn stop(self) -> Vec<String> {
         self.running.stop().instrument(self.span).await
