@@ -5,7 +5,12 @@ mod http;
 mod load;
 mod startup;
 
-use anyhow::bail;
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+use camino::Utf8PathBuf;
+
+use crate::build;
 
 /// Runs the benchmark named by `args`.
 pub(crate) fn run(args: &[&str]) -> anyhow::Result<()> {
@@ -25,6 +30,44 @@ pub(crate) fn worker(args: &[&str]) -> anyhow::Result<()> {
         ["startup", rest @ ..] => startup::worker(rest),
         _ => bail!("unknown benchmark worker {args:?}"),
     }
+}
+
+/// Builds the xtask worker and `fixture` in release mode; returns the
+/// release directory.
+fn build_release(fixture: &str) -> anyhow::Result<Utf8PathBuf> {
+    build::cargo(
+        &[
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "xtask",
+            "-p",
+            fixture,
+        ],
+        "building the benchmark in release mode",
+    )?;
+    Ok(build::workspace()?.target_dir.with_file_name("release"))
+}
+
+/// Runs a worker process and reads the numbers it prints on one line.
+fn measure<const N: usize>(mut worker: Command, what: &str) -> anyhow::Result<[f64; N]> {
+    let output = worker
+        .output()
+        .with_context(|| format!("cannot start the {what} worker"))?;
+    if !output.status.success() {
+        bail!(
+            "the {what} worker failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let values: Vec<f64> = String::from_utf8(output.stdout)?
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    values
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("the {what} worker printed an unexpected line"))
 }
 
 /// Parses `--rounds N`, or gives the default.

@@ -96,43 +96,10 @@ impl PluginRegistrar {
         self
     }
 
-    /// Declares that the plugin needs a service matching `version_req`.
-    pub fn depends_on_service(&mut self, id: &str, version_req: &str) -> &mut Self {
-        self.features
-            .depend(DependencyKind::Service, id, version_req, false);
-        self
-    }
-
-    /// Declares that the plugin uses a service if one matching is present.
-    pub fn optionally_depends_on_service(&mut self, id: &str, version_req: &str) -> &mut Self {
-        self.features
-            .depend(DependencyKind::Service, id, version_req, true);
-        self
-    }
-
     /// Declares that the plugin initializes after another plugin.
     pub fn depends_on_plugin(&mut self, id: &str, version_req: &str) -> &mut Self {
         self.features
             .depend(DependencyKind::Plugin, id, version_req, false);
-        self
-    }
-
-    /// Declares an extension point the plugin's modules can use.
-    pub fn provides_extension_point(&mut self, id: &str, version: &str) -> &mut Self {
-        self.features.extension_point(id, version);
-        self
-    }
-
-    /// Declares a service the plugin provides (its only implementation).
-    pub fn provides_service(&mut self, id: &str, version: &str, scope: ServiceScope) -> &mut Self {
-        self.features.service(id, version, scope, false);
-        self
-    }
-
-    /// Declares a contribution to a service that many may provide; its
-    /// consumers receive every contribution.
-    pub fn contributes_to_service(&mut self, id: &str, version: &str) -> &mut Self {
-        self.features.service(id, version, ServiceScope::Root, true);
         self
     }
 
@@ -148,6 +115,48 @@ impl PluginRegistrar {
         (descriptor, self.init)
     }
 }
+
+/// Declarations plugins and modules share: services they need and provide,
+/// extension points they offer.
+macro_rules! shared_declarations {
+    ($registrar:ty, $what:literal, $offered_to:literal) => {
+        impl $registrar {
+            #[doc = concat!("Declares that the ", $what, " needs a service matching `version_req`.")]
+            pub fn depends_on_service(&mut self, id: &str, version_req: &str) -> &mut Self {
+                self.features.depend(DependencyKind::Service, id, version_req, false);
+                self
+            }
+
+            #[doc = concat!("Declares that the ", $what, " uses a service if one matching is present.")]
+            pub fn optionally_depends_on_service(&mut self, id: &str, version_req: &str) -> &mut Self {
+                self.features.depend(DependencyKind::Service, id, version_req, true);
+                self
+            }
+
+            #[doc = concat!("Declares an extension point ", $offered_to, " can use.")]
+            pub fn provides_extension_point(&mut self, id: &str, version: &str) -> &mut Self {
+                self.features.extension_point(id, version);
+                self
+            }
+
+            #[doc = concat!("Declares a service the ", $what, " provides (its only implementation).")]
+            pub fn provides_service(&mut self, id: &str, version: &str, scope: ServiceScope) -> &mut Self {
+                self.features.service(id, version, scope, false);
+                self
+            }
+
+            /// Declares a contribution to a service that many may provide;
+            /// its consumers receive every contribution.
+            pub fn contributes_to_service(&mut self, id: &str, version: &str) -> &mut Self {
+                self.features.service(id, version, ServiceScope::Root, true);
+                self
+            }
+        }
+    };
+}
+
+shared_declarations!(PluginRegistrar, "plugin", "the plugin's modules");
+shared_declarations!(ModuleRegistrar, "module", "the other modules of the plugin");
 
 /// Describes one module: what it needs and what it provides.
 pub struct ModuleRegistrar {
@@ -178,44 +187,11 @@ impl ModuleRegistrar {
         self
     }
 
-    /// Declares that the module needs a service matching `version_req`.
-    pub fn depends_on_service(&mut self, id: &str, version_req: &str) -> &mut Self {
-        self.features
-            .depend(DependencyKind::Service, id, version_req, false);
-        self
-    }
-
-    /// Declares that the module uses a service if one matching is present.
-    pub fn optionally_depends_on_service(&mut self, id: &str, version_req: &str) -> &mut Self {
-        self.features
-            .depend(DependencyKind::Service, id, version_req, true);
-        self
-    }
-
     /// Declares that the module registers into an extension point of its
     /// plugin (or of another module of that plugin).
     pub fn depends_on_extension_point(&mut self, id: &str, version_req: &str) -> &mut Self {
         self.features
             .depend(DependencyKind::ExtensionPoint, id, version_req, false);
-        self
-    }
-
-    /// Declares an extension point the other modules of the plugin can use.
-    pub fn provides_extension_point(&mut self, id: &str, version: &str) -> &mut Self {
-        self.features.extension_point(id, version);
-        self
-    }
-
-    /// Declares a service the module provides (its only implementation).
-    pub fn provides_service(&mut self, id: &str, version: &str, scope: ServiceScope) -> &mut Self {
-        self.features.service(id, version, scope, false);
-        self
-    }
-
-    /// Declares a contribution to a service that many may provide; its
-    /// consumers receive every contribution.
-    pub fn contributes_to_service(&mut self, id: &str, version: &str) -> &mut Self {
-        self.features.service(id, version, ServiceScope::Root, true);
         self
     }
 

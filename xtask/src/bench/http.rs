@@ -23,7 +23,6 @@ use tokio::{
 };
 
 use super::cell;
-use crate::build;
 
 const DEFAULT_ROUNDS: usize = 5;
 const CONNECTIONS: usize = 8;
@@ -36,19 +35,7 @@ const TARGETS: [(&str, &str); 2] = [
 /// Builds in release mode, starts the server worker and measures.
 pub(crate) fn http(args: &[&str]) -> anyhow::Result<()> {
     let rounds = super::rounds(args, DEFAULT_ROUNDS)?;
-    build::cargo(
-        &[
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "xtask",
-            "-p",
-            "greenroom-fixture-web",
-        ],
-        "building the benchmark in release mode",
-    )?;
-    let release = build::workspace()?.target_dir.with_file_name("release");
+    let release = super::build_release("greenroom-fixture-web")?;
     let mut server = Command::new(release.join("xtask"))
         .args(["bench-worker", "http-server"])
         .arg(release.join("libgreenroom_fixture_web.so"))

@@ -18,7 +18,6 @@ use greenroom_host::{
 };
 
 use super::cell;
-use crate::build;
 
 const SIZES: [usize; 3] = [1, 10, 100];
 const DEFAULT_ROUNDS: usize = 5;
@@ -28,20 +27,7 @@ const STAGES: [&str; 5] = ["copy", "check", "open", "register", "total"];
 /// table of medians.
 pub(crate) fn load(args: &[&str]) -> anyhow::Result<()> {
     let rounds = super::rounds(args, DEFAULT_ROUNDS)?;
-    build::cargo(
-        &[
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "xtask",
-            "-p",
-            "greenroom-fixture-numbered",
-        ],
-        "building the benchmark in release mode",
-    )?;
-    let workspace = build::workspace()?;
-    let release = workspace.target_dir.with_file_name("release");
+    let release = super::build_release("greenroom-fixture-numbered")?;
     let fixture = release.join(format!("libgreenroom_fixture_numbered.{LIBRARY_EXTENSION}"));
     let worker = release.join("xtask");
 
@@ -106,23 +92,9 @@ fn run_worker(
     size: usize,
 ) -> anyhow::Result<[f64; 5]> {
     let mode_name = ["greenroom", "raw"][mode];
-    let output = Command::new(worker)
-        .args(["bench-worker", "load", mode_name, dir.as_str()])
-        .output()
-        .context("cannot start the benchmark worker")?;
-    if !output.status.success() {
-        bail!(
-            "the {mode_name} worker for {size} plugins failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let values: Vec<f64> = String::from_utf8(output.stdout)?
-        .split_whitespace()
-        .map(str::parse)
-        .collect::<Result<_, _>>()?;
-    values
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("the worker printed an unexpected line"))
+    let mut command = Command::new(worker);
+    command.args(["bench-worker", "load", mode_name, dir.as_str()]);
+    super::measure(command, &format!("{mode_name} load of {size} plugins"))
 }
 
 /// Runs inside a fresh process: loads every file in a directory and prints

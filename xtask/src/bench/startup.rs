@@ -8,7 +8,7 @@
 
 use std::{fmt::Write as _, process::Command, time::Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use camino::{Utf8Path, Utf8PathBuf};
 use greenroom_host::{
     Backend,
@@ -17,7 +17,6 @@ use greenroom_host::{
 };
 
 use super::cell;
-use crate::build;
 
 const SIZES: [usize; 3] = [1, 10, 100];
 const SHAPES: [&str; 2] = ["chain", "fan-out"];
@@ -26,19 +25,7 @@ const DEFAULT_ROUNDS: usize = 5;
 /// Builds in release mode, prepares the plugin files and prints the table.
 pub(crate) fn startup(args: &[&str]) -> anyhow::Result<()> {
     let rounds = super::rounds(args, DEFAULT_ROUNDS)?;
-    build::cargo(
-        &[
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "xtask",
-            "-p",
-            "greenroom-fixture-specimen",
-        ],
-        "building the benchmark in release mode",
-    )?;
-    let release = build::workspace()?.target_dir.with_file_name("release");
+    let release = super::build_release("greenroom-fixture-specimen")?;
     let template = std::fs::read(release.join("libgreenroom_fixture_specimen.so"))?;
     let bench_dir = release.join("bench-startup");
     let _ = std::fs::remove_dir_all(&bench_dir);
@@ -113,25 +100,12 @@ fn run_worker(
     size: usize,
     shape: usize,
 ) -> anyhow::Result<[f64; 4]> {
-    let output = Command::new(worker)
+    let mut command = Command::new(worker);
+    command
         .args(["bench-worker", "startup", dir.as_str()])
         .env("GREENROOM_SPECIMEN", spec(size, shape))
-        .env("RUST_LOG", "off")
-        .output()
-        .context("cannot start the benchmark worker")?;
-    if !output.status.success() {
-        bail!(
-            "the worker for {size} plugins failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let values: Vec<f64> = String::from_utf8(output.stdout)?
-        .split_whitespace()
-        .map(str::parse)
-        .collect::<Result<_, _>>()?;
-    values
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("the worker printed an unexpected line"))
+        .env("RUST_LOG", "off");
+    super::measure(command, &format!("startup of {size} plugins"))
 }
 
 /// Runs inside a fresh process: loads, resolves and initializes the plugins
