@@ -25,6 +25,8 @@ mod merge;
 mod schema;
 mod secret;
 mod selection;
+mod settings;
+mod slice;
 mod startup;
 mod substitute;
 mod tree;
@@ -45,5 +47,7 @@ pub use schema::{
 };
 pub use secret::{SECRET_ANNOTATION, mark_schema_secrets};
 pub use selection::{EXCLUDE_KEY, INCLUDE_KEY, PluginSelection, glob_matches};
+pub use settings::HostSettings;
+pub use slice::{PluginSlice, ValueOrigin};
 pub use startup::{BootFailure, StartupPolicy};
 pub use tree::{Origin, REDACTED, Source};

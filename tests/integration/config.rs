@@ -8,6 +8,7 @@ mod layering;
 mod schema;
 mod secrets;
 mod selection;
+mod start;
 mod substitution;
 
 use std::process::{Command, Output};

@@ -5,9 +5,14 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 use abi_stable::std_types::RResult;
 use greenroom_contract::INTERFACE_VERSION;
 
-use super::{Backend, Library, host_services};
+use super::{
+    Backend, Library,
+    configure::{self, CheckedConfig},
+    host_services,
+};
 use crate::{
-    initialize::{self, InitOptions, Initialized, StartupReport},
+    config::ConfigProblem,
+    initialize::{self, InitOptions, Initialized, PluginConfigs, StartupReport},
     load::PrivateDir,
     report::LibraryReport,
     resolve::{self, Node, Plan, Problem, Source},
@@ -18,6 +23,10 @@ use crate::{
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartError {
+    /// The configuration breaks the host's or a plugin's schema; nothing was
+    /// initialized.
+    #[error("the configuration is invalid:\n{}", list(.0))]
+    Config(Vec<ConfigProblem>),
     /// Resolution found problems; nothing was initialized.
     #[error("the plugins cannot start together:\n{}", list(.0))]
     Resolve(Vec<Problem>),
@@ -40,7 +49,7 @@ pub enum StartError {
     },
 }
 
-fn list(problems: &[Problem]) -> String {
+fn list(problems: &[impl std::fmt::Display]) -> String {
     let lines: Vec<String> = problems
         .iter()
         .map(|problem| format!("  {problem}"))
@@ -77,7 +86,9 @@ pub struct LoadedBackend {
     private: PrivateDir,
     resolution: Result<Plan, Vec<Problem>>,
     init: InitOptions,
-    config: BTreeMap<String, serde_json::Value>,
+    checked: Option<CheckedConfig>,
+    strict_config: bool,
+    configs: Arc<PluginConfigs>,
     http: HttpOptions,
     listen: bool,
 }
@@ -111,16 +122,49 @@ impl LoadedBackend {
                 .iter()
                 .for_each(|problem| tracing::error!("{problem}")),
         }
+        let schemas = configure::schemas(&libraries);
+        let checked = backend
+            .app_config
+            .as_ref()
+            .map(|config| configure::check(config, &schemas, &backend.selection));
+        for problem in checked.iter().flat_map(|checked| &checked.problems) {
+            if problem.is_error(backend.strict_config) {
+                tracing::error!("{problem}");
+            } else {
+                tracing::warn!("{problem}");
+            }
+        }
+        let config = checked.as_ref().map(|checked| &checked.config);
+        let slices = configure::slices(config, &schemas, &backend.config);
         Self {
             reports,
             libraries,
             private,
             resolution,
             init: backend.init.clone(),
-            config: backend.config.clone(),
+            checked,
+            strict_config: backend.strict_config,
+            configs: Arc::new(PluginConfigs::new(slices)),
             http: backend.http.clone(),
             listen: backend.listen,
         }
+    }
+
+    /// Every way the configuration breaks the host's or a loaded plugin's
+    /// schema, warnings included; empty without a configuration.
+    pub fn config_problems(&self) -> &[ConfigProblem] {
+        self.checked
+            .as_ref()
+            .map_or(&[], |checked| checked.problems.as_slice())
+    }
+
+    /// The configuration problems that stop the start.
+    pub fn config_errors(&self) -> Vec<ConfigProblem> {
+        self.config_problems()
+            .iter()
+            .filter(|problem| problem.is_error(self.strict_config))
+            .cloned()
+            .collect()
     }
 
     /// What became of every library, in load order.
@@ -155,10 +199,15 @@ impl LoadedBackend {
     ///
     /// # Errors
     ///
-    /// Returns the resolution problems when there is no plan, and the
-    /// startup report when a failure the policy does not allow happened (all
-    /// plugins settle first, and what started is shut down again).
+    /// Returns the configuration's errors, or the resolution problems when
+    /// there is no plan, and the startup report when a failure the policy
+    /// does not allow happened (all plugins settle first, and what started is
+    /// shut down again).
     pub async fn start(self) -> Result<RunningBackend, StartError> {
+        let config_errors = self.config_errors();
+        if !config_errors.is_empty() {
+            return Err(StartError::Config(config_errors));
+        }
         let plan = match &self.resolution {
             Ok(plan) => plan.clone(),
             Err(problems) => return Err(StartError::Resolve(problems.clone())),
@@ -191,7 +240,7 @@ impl LoadedBackend {
         let features = initialize::Features {
             roots,
             declared,
-            config: self.config.clone(),
+            config: self.configs.clone(),
             routes: http.routes.clone(),
         };
         let initialized = initialize::initialize(&plan, features, self.init.clone()).await;
