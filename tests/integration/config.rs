@@ -5,6 +5,7 @@
 mod access;
 mod cli;
 mod layering;
+mod plugin_access;
 mod schema;
 mod secrets;
 mod selection;

@@ -9,7 +9,7 @@ use super::{assert_exit, greenroom_in, plugins_dir_with, stderr, stdout, write};
 use crate::artifacts::{Specimen, fixture, http_get, scratch, write_specimens};
 
 /// The startup report `start --once` printed.
-fn startup(output: &std::process::Output) -> Value {
+pub(super) fn startup(output: &std::process::Output) -> Value {
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
         panic!(
             "start --once prints JSON ({error}):\n{}\nstderr:\n{}",
