@@ -11,7 +11,7 @@
 //! # }
 //! ```
 
-mod configure;
+pub(crate) mod configure;
 mod pipeline;
 mod running;
 
@@ -25,7 +25,7 @@ pub use running::{LoadedBackend, RunningBackend, StartError};
 
 use crate::{
     check::CheckOptions,
-    config::{Config, ConfigErrors, HostSettings, PluginSelection},
+    config::{Config, ConfigErrors, ConfigLoader, HostSettings, PluginSelection},
     discover::{self, DiscoverError},
     initialize::InitOptions,
     load::{LoadError, PrivateDir, RootModule},
@@ -59,6 +59,7 @@ pub struct Backend {
     config: BTreeMap<String, serde_json::Value>,
     app_config: Option<Config>,
     strict_config: bool,
+    watch: Option<ConfigLoader>,
     selection: PluginSelection,
     http: HttpOptions,
     listen: bool,
@@ -85,6 +86,7 @@ impl Backend {
             config: BTreeMap::new(),
             app_config: None,
             strict_config: false,
+            watch: None,
             selection: PluginSelection::all(),
             http: HttpOptions::default(),
             listen: false,
@@ -132,6 +134,15 @@ impl Backend {
     /// Makes keys no schema declares errors rather than warnings.
     pub fn strict_config(mut self, strict: bool) -> Self {
         self.strict_config = strict;
+        self
+    }
+
+    /// Once started, watches the files `loader` reads and hands plugins
+    /// each change that passes every check (see [`crate::reload`]); for
+    /// development. The same loader should have made the configuration
+    /// given to [`Backend::app_config`].
+    pub fn watch_config(mut self, loader: ConfigLoader) -> Self {
+        self.watch = Some(loader);
         self
     }
 

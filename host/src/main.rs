@@ -337,10 +337,12 @@ fn start(
         (None, false) => backend.listen(settings.listen),
         (None, true) => backend,
     };
-    if dev && !once {
-        // FIXME: development mode does not watch the configuration yet.
-        tracing::info!(files = loader.files().len(), "development mode");
-    }
+    let backend = if dev && !once {
+        tracing::info!("development mode: configuration changes apply while running");
+        backend.watch_config(loader)
+    } else {
+        backend
+    };
     let backend = backend.load()?;
     let outcome = runtime.block_on(run_backend(backend, once))?;
     drop(runtime);

@@ -6,6 +6,7 @@ mod access;
 mod cli;
 mod layering;
 mod plugin_access;
+mod reload;
 mod schema;
 mod secrets;
 mod selection;

@@ -9,8 +9,9 @@ use serde_json::Value as Json;
 use super::Library;
 use crate::{
     config::{
-        BootFailure, Config, ConfigProblem, HOST_KEY, PluginSelection, PluginSlice, StartupPolicy,
-        check_host, check_plugins, check_unclaimed_keys, host_schema, mark_schema_secrets,
+        BootFailure, Config, ConfigProblem, HOST_KEY, HostSettings, PluginSelection, PluginSlice,
+        StartupPolicy, check_host, check_plugins, check_unclaimed_keys, host_schema,
+        mark_schema_secrets,
     },
     initialize::FailurePolicy,
     resolve::Node,
@@ -68,6 +69,18 @@ pub(crate) fn check(
         config: marked,
         problems,
     }
+}
+
+/// Re-reads the host's settings from a changed configuration, to refuse a
+/// change the host could not start with.
+///
+/// # Errors
+///
+/// Returns each bad value, one line each.
+pub(crate) fn settings_problems(config: &Config) -> Result<(), Vec<String>> {
+    HostSettings::from_config(config)
+        .map(drop)
+        .map_err(|errors| errors.iter().map(ToString::to_string).collect())
 }
 
 /// Each plugin's slice of `config`, with the slices the embedder gave

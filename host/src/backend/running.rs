@@ -4,6 +4,7 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use abi_stable::std_types::RResult;
 use greenroom_contract::INTERFACE_VERSION;
+use tokio::sync::watch;
 
 use super::{
     Backend, Library,
@@ -11,9 +12,10 @@ use super::{
     host_services,
 };
 use crate::{
-    config::ConfigProblem,
+    config::{ConfigLoader, ConfigProblem, PluginSelection},
     initialize::{self, InitOptions, Initialized, PluginConfigs, StartupReport},
     load::PrivateDir,
+    reload::{ConfigState, Reloader, Reloading, WatchError},
     report::LibraryReport,
     resolve::{self, Node, Plan, Problem, Source},
     serve::{self, HttpOptions, HttpState, Phase, Server},
@@ -30,6 +32,9 @@ pub enum StartError {
     /// Resolution found problems; nothing was initialized.
     #[error("the plugins cannot start together:\n{}", list(.0))]
     Resolve(Vec<Problem>),
+    /// The configuration files could not be watched.
+    #[error("cannot watch the configuration files: {0}")]
+    Watch(#[from] WatchError),
     /// The HTTP server could not listen.
     #[error("cannot listen on {address}: {source}; choose another address")]
     Listen {
@@ -86,8 +91,12 @@ pub struct LoadedBackend {
     private: PrivateDir,
     resolution: Result<Plan, Vec<Problem>>,
     init: InitOptions,
+    schemas: Vec<(String, Option<serde_json::Value>)>,
     checked: Option<CheckedConfig>,
     strict_config: bool,
+    watch: Option<ConfigLoader>,
+    selection: PluginSelection,
+    overrides: BTreeMap<String, serde_json::Value>,
     configs: Arc<PluginConfigs>,
     http: HttpOptions,
     listen: bool,
@@ -142,8 +151,12 @@ impl LoadedBackend {
             private,
             resolution,
             init: backend.init.clone(),
+            schemas,
             checked,
             strict_config: backend.strict_config,
+            watch: backend.watch.clone(),
+            selection: backend.selection.clone(),
+            overrides: backend.config.clone(),
             configs: Arc::new(PluginConfigs::new(slices)),
             http: backend.http.clone(),
             listen: backend.listen,
@@ -246,14 +259,26 @@ impl LoadedBackend {
         let initialized = initialize::initialize(&plan, features, self.init.clone()).await;
         http.set_instance(instance(&self.reports, Some(&initialized.report)));
 
-        let running = RunningBackend {
+        let (state, _) = watch::channel(ConfigState::default());
+        let mut running = RunningBackend {
             loaded: self,
             initialized,
             http,
             server,
+            config_state: state,
+            reloading: None,
         };
         if running.initialized.report.ok {
             running.http.routes.set_phase(Phase::Ready);
+            if let Some(loader) = running.loaded.watch.clone() {
+                match running.reloader(loader).start() {
+                    Ok(reloading) => running.reloading = Some(reloading),
+                    Err(error) => {
+                        let _ = running.stop().await;
+                        return Err(error.into());
+                    }
+                }
+            }
             return Ok(running);
         }
         let report = Box::new(running.initialized.report.clone());
@@ -294,9 +319,32 @@ pub struct RunningBackend {
     initialized: Initialized,
     http: Arc<HttpState>,
     server: Option<Server>,
+    config_state: watch::Sender<ConfigState>,
+    reloading: Option<Reloading>,
 }
 
 impl RunningBackend {
+    /// Follows the configuration while it runs: how many changes were
+    /// published, and why the latest one was refused.
+    pub fn config_state(&self) -> watch::Receiver<ConfigState> {
+        self.config_state.subscribe()
+    }
+
+    fn reloader(&self, loader: ConfigLoader) -> Reloader {
+        let loaded = &self.loaded;
+        Reloader {
+            loader,
+            schemas: loaded.schemas.clone(),
+            selection: loaded.selection.clone(),
+            strict: loaded.strict_config,
+            overrides: loaded.overrides.clone(),
+            configs: loaded.configs.clone(),
+            hook_timeout: loaded.init.hook_timeout,
+            state: self.config_state.clone(),
+            http: self.http.clone(),
+        }
+    }
+
     /// What happened to every plugin and module at startup.
     pub fn report(&self) -> &StartupReport {
         &self.initialized.report
@@ -327,7 +375,10 @@ impl RunningBackend {
             initialized,
             http,
             server,
+            reloading,
+            ..
         } = self;
+        drop(reloading);
         serve::drain(&http).await;
         let mut failures = initialized.shut_down().await;
         for library in loaded.libraries.iter().rev() {
