@@ -23,7 +23,7 @@ pub use watcher::{Changed, DEBOUNCE, WatchError, WatchKind, Watcher};
 
 use crate::{
     backend::configure,
-    config::{ConfigLoader, PluginSelection},
+    config::{Config, ConfigLoader, PluginSelection, PluginSlice},
     initialize::PluginConfigs,
     serve::HttpState,
 };
@@ -49,6 +49,9 @@ pub(crate) struct Reloader {
     pub(crate) hook_timeout: Duration,
     pub(crate) state: watch::Sender<ConfigState>,
     pub(crate) http: Arc<HttpState>,
+    /// The configuration running now, to tell a change from a rewrite of
+    /// the same content.
+    pub(crate) running: std::sync::Mutex<Option<Config>>,
 }
 
 /// The watcher and the task that reloads on its changes; dropping it stops
@@ -110,7 +113,13 @@ impl Reloader {
     /// the old one.
     async fn reload(&self) {
         let reasons = match self.check() {
-            Ok(slices) => {
+            Ok((config, slices)) => {
+                if !self.swap_running(config) {
+                    tracing::debug!("the configuration files were written without a change");
+                    self.state.send_modify(|state| state.refused = None);
+                    self.publish_state();
+                    return;
+                }
                 let changed = self.configs.replace(slices);
                 self.state.send_modify(|state| {
                     state.revision += 1;
@@ -140,8 +149,9 @@ impl Reloader {
         self.publish_state();
     }
 
-    /// The new slices, or every reason the configuration cannot be used.
-    fn check(&self) -> Result<BTreeMap<String, crate::config::PluginSlice>, Vec<String>> {
+    /// The new configuration and slices, or every reason the configuration
+    /// cannot be used.
+    fn check(&self) -> Result<(Config, BTreeMap<String, PluginSlice>), Vec<String>> {
         let config = self
             .loader
             .load()
@@ -159,11 +169,22 @@ impl Reloader {
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(configure::slices(
-            Some(&checked.config),
-            &self.schemas,
-            &self.overrides,
-        ))
+        let slices = configure::slices(Some(&checked.config), &self.schemas, &self.overrides);
+        Ok((checked.config, slices))
+    }
+
+    /// Makes `config` the running configuration; `false` when it already
+    /// was.
+    fn swap_running(&self, config: Config) -> bool {
+        let mut running = self
+            .running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if running.as_ref() == Some(&config) {
+            return false;
+        }
+        *running = Some(config);
+        true
     }
 
     /// Shows the state on the instance endpoint.

@@ -342,6 +342,12 @@ impl RunningBackend {
             hook_timeout: loaded.init.hook_timeout,
             state: self.config_state.clone(),
             http: self.http.clone(),
+            running: std::sync::Mutex::new(
+                loaded
+                    .checked
+                    .as_ref()
+                    .map(|checked| checked.config.clone()),
+            ),
         }
     }
 
