@@ -11,6 +11,7 @@
 //! # }
 //! ```
 
+pub(crate) mod configure;
 mod pipeline;
 mod running;
 
@@ -24,6 +25,7 @@ pub use running::{LoadedBackend, RunningBackend, StartError};
 
 use crate::{
     check::CheckOptions,
+    config::{Config, ConfigErrors, ConfigLoader, HostSettings, PluginSelection},
     discover::{self, DiscoverError},
     initialize::InitOptions,
     load::{LoadError, PrivateDir, RootModule},
@@ -55,6 +57,10 @@ pub struct Backend {
     resolve: ResolveOptions,
     init: InitOptions,
     config: BTreeMap<String, serde_json::Value>,
+    app_config: Option<Config>,
+    strict_config: bool,
+    watch: Option<ConfigLoader>,
+    selection: PluginSelection,
     http: HttpOptions,
     listen: bool,
     routes: Vec<(String, axum::Router, Vec<String>)>,
@@ -79,6 +85,10 @@ impl Backend {
             resolve: ResolveOptions::default(),
             init: InitOptions::default(),
             config: BTreeMap::new(),
+            app_config: None,
+            strict_config: false,
+            watch: None,
+            selection: PluginSelection::all(),
             http: HttpOptions::default(),
             listen: false,
             routes: Vec::new(),
@@ -92,6 +102,66 @@ impl Backend {
     pub fn route(mut self, id: &str, router: axum::Router, open_paths: &[&str]) -> Self {
         let open_paths = open_paths.iter().map(|path| path.to_string()).collect();
         self.routes.push((id.to_string(), router, open_paths));
+        self
+    }
+
+    /// A backend configured by `config`: its host settings (see
+    /// [`HostSettings`]) and each plugin's slice, checked against the
+    /// plugin's schema before anything initializes.
+    ///
+    /// # Errors
+    ///
+    /// Returns every bad host setting (under `backend`) at once.
+    pub fn from_config(config: Config) -> Result<Self, ConfigErrors> {
+        let settings = HostSettings::from_config(&config)?;
+        Ok(Self::new().settings(&settings).app_config(config))
+    }
+
+    /// Applies the host settings read from a configuration: plugins
+    /// directory (when set), HTTP limits and address (serving still needs
+    /// [`Backend::listen`]), timeouts, orphan modules, plugin selection and
+    /// failure policy. Later calls of the single setters win.
+    pub fn settings(mut self, settings: &HostSettings) -> Self {
+        if let Some(dir) = &settings.plugins_dir {
+            self.plugins_dir = Some(dir.clone());
+        }
+        self.http = settings.http.clone();
+        self.init.init_timeout = settings.init_timeout;
+        self.init.hook_timeout = settings.hook_timeout;
+        self.init.allow_failure = configure::failure_policy(settings.policy.clone());
+        self.resolve.orphan_modules_are_errors = settings.orphan_modules_are_errors;
+        self.selection = settings.selection.clone();
+        self
+    }
+
+    /// Gives every plugin its slice of `config` (the value under its id),
+    /// checked against its schema after registration: an error stops the
+    /// start, naming file, line, key and rule. [`Backend::plugin_config`]
+    /// wins over it for the plugins it names.
+    pub fn app_config(mut self, config: Config) -> Self {
+        self.app_config = Some(config);
+        self
+    }
+
+    /// Makes keys no schema declares errors rather than warnings.
+    pub fn strict_config(mut self, strict: bool) -> Self {
+        self.strict_config = strict;
+        self
+    }
+
+    /// Once started, watches the files `loader` reads and hands plugins
+    /// each change that passes every check (see [`crate::reload`]); for
+    /// development. The same loader should have made the configuration
+    /// given to [`Backend::app_config`].
+    pub fn watch_config(mut self, loader: ConfigLoader) -> Self {
+        self.watch = Some(loader);
+        self
+    }
+
+    /// Loads only the plugins `selection` allows; a library none of whose
+    /// plugins it allows is excluded after the check, before its code runs.
+    pub fn selection(mut self, selection: PluginSelection) -> Self {
+        self.selection = selection;
         self
     }
 
@@ -211,14 +281,18 @@ impl Backend {
         let mut claims = Claims::default();
         let mut libraries = Vec::new();
         for (name, root) in &self.statics {
-            let (report, library) = pipeline::start_static(name, *root, &mut claims);
+            let (report, library) =
+                pipeline::start_static(name, *root, &self.selection, &mut claims);
             reports.push(report);
             libraries.extend(library);
         }
         for path in &files {
-            let (report, library) = pipeline::start_file(path, &self.check, &private, &mut claims);
+            let (report, library) =
+                pipeline::start_file(path, &self.check, &self.selection, &private, &mut claims);
             if report.is_refused() {
                 tracing::error!("{}", report.status_line());
+            } else if report.is_excluded() {
+                tracing::info!("{}", report.status_line());
             } else {
                 tracing::info!(file = %path, "library loaded");
             }

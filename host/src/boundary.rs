@@ -9,7 +9,7 @@ use std::{
 
 use abi_stable::std_types::RResult;
 use async_ffi::FfiFuture;
-use greenroom_contract::PluginError;
+use greenroom_contract::{ErrorCode, PluginError};
 
 /// Awaits a plugin future, turning its outcome into the host's terms and a
 /// panic while polling it into an error.
@@ -23,10 +23,19 @@ impl<T> Future for PluginFuture<T> {
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(RResult::ROk(value))) => Poll::Ready(Ok(value)),
-            Ok(Poll::Ready(RResult::RErr(error))) => Poll::Ready(Err(error.to_string())),
+            Ok(Poll::Ready(RResult::RErr(error))) => Poll::Ready(Err(describe(&error))),
             Err(_) => Poll::Ready(Err(
                 "the plugin's future panicked while being polled".to_string()
             )),
         }
+    }
+}
+
+/// A plugin's error for people: its message, marked when it was a panic.
+pub(crate) fn describe(error: &PluginError) -> String {
+    if error.code == ErrorCode::PANICKED {
+        format!("panicked: {}", error.message)
+    } else {
+        error.message.to_string()
     }
 }

@@ -14,6 +14,7 @@
 //! printed configuration say `<secret>` instead.
 
 mod access;
+mod auth;
 mod command;
 mod env;
 mod error;
@@ -25,6 +26,8 @@ mod merge;
 mod schema;
 mod secret;
 mod selection;
+mod settings;
+mod slice;
 mod startup;
 mod substitute;
 mod tree;
@@ -45,5 +48,7 @@ pub use schema::{
 };
 pub use secret::{SECRET_ANNOTATION, mark_schema_secrets};
 pub use selection::{EXCLUDE_KEY, INCLUDE_KEY, PluginSelection, glob_matches};
+pub use settings::HostSettings;
+pub use slice::{PluginSlice, ValueOrigin};
 pub use startup::{BootFailure, StartupPolicy};
 pub use tree::{Origin, REDACTED, Source};

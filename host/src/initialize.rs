@@ -10,6 +10,7 @@
 //! start is the failure policy's call; all plugins settle first either way.
 
 mod host_api;
+mod plugin_config;
 mod report;
 
 use std::{
@@ -23,6 +24,7 @@ use greenroom_contract::HookBox;
 use tokio::sync::watch;
 use tracing::Instrument as _;
 
+pub use plugin_config::PluginConfigs;
 pub use report::{FeatureStatus, ModuleResult, PluginResult, StartupReport};
 
 use crate::{
@@ -66,8 +68,8 @@ pub struct Features {
     pub roots: BTreeMap<Node, RootModule>,
     /// What each plugin and module declared at registration.
     pub declared: BTreeMap<Node, FeatureSet>,
-    /// Each plugin's configuration, by plugin id.
-    pub config: BTreeMap<String, serde_json::Value>,
+    /// Each plugin's configuration, and who to tell when it changes.
+    pub config: Arc<PluginConfigs>,
     /// Where plugins' HTTP routes are published.
     pub routes: Arc<crate::serve::Routes>,
 }
@@ -250,12 +252,6 @@ impl PluginJob {
             );
             return Ok(());
         };
-        let config = self
-            .features
-            .config
-            .get(self.id.as_str())
-            .cloned()
-            .unwrap_or(serde_json::Value::Null);
         let feature = Feature {
             node: node.clone(),
             declared: self
@@ -264,7 +260,7 @@ impl PluginJob {
                 .get(node)
                 .cloned()
                 .unwrap_or_default(),
-            config,
+            config: self.features.config.clone(),
             span: tracing::Span::current(),
         };
         let host = host_for(feature, self.hooks.clone(), self.shared.clone());

@@ -17,6 +17,7 @@ pub mod inspect;
 pub mod load;
 pub mod platform;
 pub mod register;
+pub mod reload;
 pub mod report;
 pub mod resolve;
 pub mod serve;

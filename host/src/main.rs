@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use greenroom_host::{
     Backend, LoadedBackend, StartError,
     check::{CheckOptions, DEFAULT_MAX_FILE_SIZE},
-    config::{self, ConfigLoader, PluginSchemas},
+    config::{self, Config, ConfigLoader, ENVIRONMENT_VARIABLE, HostSettings, PluginSchemas},
     initialize::StartupReport,
     inspect::{self, InspectOptions},
     platform,
@@ -45,9 +45,15 @@ enum Command {
         /// stopping); exit non-zero if the start failed.
         #[arg(long)]
         once: bool,
-        /// Where to serve HTTP [default: 127.0.0.1:7007; with --once, nowhere].
+        /// Where to serve HTTP [default: backend.listen.host and port, else
+        /// 127.0.0.1:7007; with --once, nowhere].
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+        /// Development mode: watch the configuration files and hand plugins
+        /// each change that passes every check (also when
+        /// GREENROOM_ENV=development).
+        #[arg(long)]
+        dev: bool,
     },
     /// Load and resolve every plugin in this process without initializing
     /// any; print each file's status and the plan (or every problem), and
@@ -126,23 +132,32 @@ enum Format {
     Mermaid,
 }
 
-#[derive(Args)]
+#[derive(Args, Default)]
 struct LoadArgs {
-    /// The plugins directory.
-    #[arg(long, default_value = "plugins")]
-    plugins: Utf8PathBuf,
+    /// The plugins directory [default: backend.plugins.dir, else plugins].
+    #[arg(long)]
+    plugins: Option<Utf8PathBuf>,
+    /// Read this file instead of the app-config*.yaml files; repeat it for
+    /// several, the last one winning.
+    #[arg(long = "config", value_name = "FILE")]
+    config_files: Vec<Utf8PathBuf>,
+    /// Treat configuration keys no schema declares as errors, not warnings.
+    #[arg(long)]
+    strict: bool,
     /// Where private copies of libraries are made (must allow executable
     /// mappings) [default: the system's temporary directory].
     #[arg(long)]
     private_dir: Option<Utf8PathBuf>,
     #[command(flatten)]
     limits: Limits,
-    /// Seconds a plugin's or module's initialization may take.
-    #[arg(long, default_value = "30", value_parser = seconds)]
-    init_timeout: Duration,
-    /// Seconds a lifecycle hook may take.
-    #[arg(long, default_value = "10", value_parser = seconds)]
-    hook_timeout: Duration,
+    /// Seconds a plugin's or module's initialization may take [default:
+    /// backend.startup.initTimeout, else 30].
+    #[arg(long, value_parser = seconds)]
+    init_timeout: Option<Duration>,
+    /// Seconds a lifecycle hook may take [default:
+    /// backend.startup.hookTimeout, else 10].
+    #[arg(long, value_parser = seconds)]
+    hook_timeout: Option<Duration>,
 }
 
 #[derive(Args)]
@@ -152,22 +167,23 @@ struct Limits {
     max_plugin_size: u64,
 }
 
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_plugin_size: DEFAULT_MAX_FILE_SIZE,
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     install_logging(cli.log_format, cli.command.as_ref());
 
     let command = cli.command.unwrap_or(Command::Start {
-        load: LoadArgs {
-            plugins: "plugins".into(),
-            private_dir: None,
-            limits: Limits {
-                max_plugin_size: DEFAULT_MAX_FILE_SIZE,
-            },
-            init_timeout: Duration::from_secs(30),
-            hook_timeout: Duration::from_secs(10),
-        },
+        load: LoadArgs::default(),
         once: false,
         listen: None,
+        dev: false,
     });
     match run(command) {
         Ok(code) => code,
@@ -201,10 +217,28 @@ fn install_logging(format: LogFormat, command: Option<&Command>) {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Start { load, once, listen } => start(load, once, listen),
+        Command::Start {
+            load,
+            once,
+            listen,
+            dev,
+        } => start(load, once, listen, dev),
         Command::Check(args) => {
-            let backend = backend(args).load()?;
+            let (backend, _) = match configured(args)? {
+                Ok(configured) => configured,
+                Err(code) => return Ok(code),
+            };
+            let backend = backend.load()?;
             print!("{}", render_table(backend.reports()));
+            let config_errors = backend.config_errors();
+            for problem in backend.config_problems() {
+                let level = if config_errors.contains(problem) {
+                    "error"
+                } else {
+                    "warning"
+                };
+                println!("{level}: {problem}");
+            }
             let resolution = backend.resolution();
             match resolution {
                 Ok(plan) => print!("{}", render_plan(plan)),
@@ -215,11 +249,16 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
-            Ok(exit_code(backend.any_refused() || resolution.is_err()))
+            let failed = backend.any_refused() || resolution.is_err() || !config_errors.is_empty();
+            Ok(exit_code(failed))
         }
         Command::Config { command } => config_command(command),
         Command::Graph { load, format } => {
-            let backend = backend(load).load()?;
+            let (backend, _) = match configured(load)? {
+                Ok(configured) => configured,
+                Err(code) => return Ok(code),
+            };
+            let backend = backend.load()?;
             let plan = match backend.resolution() {
                 Ok(plan) => plan,
                 Err(problems) => {
@@ -280,16 +319,29 @@ fn start(
     args: LoadArgs,
     once: bool,
     listen: Option<std::net::SocketAddr>,
+    dev: bool,
 ) -> anyhow::Result<ExitCode> {
     let threads_before = platform::thread_count();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
+    let loader = config_loader(&args.config_files);
+    let dev = dev || std::env::var(ENVIRONMENT_VARIABLE).is_ok_and(|env| env == "development");
+    let (backend, settings) = match configured(args)? {
+        Ok(configured) => configured,
+        Err(code) => return Ok(code),
+    };
     let backend = match (listen, once) {
-        (Some(address), _) => backend(args).listen(address),
-        (None, false) => backend(args).listen(std::net::SocketAddr::from(([127, 0, 0, 1], 7007))),
-        (None, true) => backend(args),
+        (Some(address), _) => backend.listen(address),
+        (None, false) => backend.listen(settings.listen),
+        (None, true) => backend,
+    };
+    let backend = if dev && !once {
+        tracing::info!("development mode: configuration changes apply while running");
+        backend.watch_config(loader)
+    } else {
+        backend
     };
     let backend = backend.load()?;
     let outcome = runtime.block_on(run_backend(backend, once))?;
@@ -371,16 +423,54 @@ async fn wait_for_signal() -> std::io::Result<()> {
     }
 }
 
-fn backend(args: LoadArgs) -> Backend {
-    let backend = Backend::new()
-        .plugins_dir(args.plugins)
-        .max_file_size(args.limits.max_plugin_size)
-        .init_timeout(args.init_timeout)
-        .hook_timeout(args.hook_timeout);
-    match args.private_dir {
-        Some(dir) => backend.private_dir(dir),
-        None => backend,
+/// The configuration loader for `files` (the app-config*.yaml files of the
+/// working directory when there are none) with this process's environment.
+fn config_loader(files: &[Utf8PathBuf]) -> ConfigLoader {
+    files
+        .iter()
+        .fold(ConfigLoader::new().process_env(), |loader, file| {
+            loader.file(file)
+        })
+}
+
+/// Loads the configuration, printing every error to stderr (`Err` with the
+/// exit code when there is one).
+fn load_config(files: &[Utf8PathBuf]) -> Result<(Config, HostSettings), ExitCode> {
+    let loaded = config_loader(files).load().and_then(|config| {
+        let settings = HostSettings::from_config(&config)?;
+        Ok((config, settings))
+    });
+    loaded.map_err(|errors| {
+        errors.iter().for_each(|error| eprintln!("error: {error}"));
+        ExitCode::FAILURE
+    })
+}
+
+/// A backend configured by the files and the command line, the command line
+/// winning; `Err` with the exit code when the configuration is unusable.
+fn configured(args: LoadArgs) -> anyhow::Result<Result<(Backend, HostSettings), ExitCode>> {
+    let (config, settings) = match load_config(&args.config_files) {
+        Ok(loaded) => loaded,
+        Err(code) => return Ok(Err(code)),
+    };
+    let mut backend = Backend::new()
+        .settings(&settings)
+        .app_config(config)
+        .strict_config(args.strict)
+        .max_file_size(args.limits.max_plugin_size);
+    if let Some(dir) = args.plugins {
+        backend = backend.plugins_dir(dir);
     }
+    if let Some(timeout) = args.init_timeout {
+        backend = backend.init_timeout(timeout);
+    }
+    if let Some(timeout) = args.hook_timeout {
+        backend = backend.hook_timeout(timeout);
+    }
+    if let Some(dir) = args.private_dir {
+        backend = backend.private_dir(dir);
+    }
+    Ok(Ok((backend, settings)))
 }
 
 fn print_reports(reports: &[LibraryReport], json: bool) -> anyhow::Result<()> {
@@ -394,16 +484,13 @@ fn print_reports(reports: &[LibraryReport], json: bool) -> anyhow::Result<()> {
 
 fn config_command(command: ConfigCommand) -> anyhow::Result<ExitCode> {
     let (ConfigCommand::Check { args, .. } | ConfigCommand::Print { args }) = &command;
-    let loader = args
-        .files
-        .iter()
-        .fold(ConfigLoader::new().process_env(), |loader, file| {
-            loader.file(file)
+    let loaded = config_loader(&args.files)
+        .load()
+        .map_err(|errors| errors.0)
+        .and_then(|config| {
+            let dir = config::plugins_dir(&config, args.plugins.clone()).map_err(|e| vec![e])?;
+            Ok((config, dir))
         });
-    let loaded = loader.load().map_err(|errors| errors.0).and_then(|config| {
-        let dir = config::plugins_dir(&config, args.plugins.clone()).map_err(|e| vec![e])?;
-        Ok((config, dir))
-    });
     let (config, dir) = match loaded {
         Ok(loaded) => loaded,
         Err(errors) => {

@@ -34,6 +34,12 @@ pub enum Status {
         /// Why, in one line (a layout refusal adds a short summary).
         reason: String,
     },
+    /// Not loaded because the configuration does not select its plugins
+    /// (`backend.plugins.include` / `exclude`); none of its code ran.
+    Excluded {
+        /// Which list and entry decided it, and where it was written.
+        reason: String,
+    },
 }
 
 /// The report on one library file.
@@ -79,11 +85,17 @@ impl LibraryReport {
         matches!(self.status, Status::Refused { .. })
     }
 
+    /// Whether the configuration left the library out.
+    pub fn is_excluded(&self) -> bool {
+        matches!(self.status, Status::Excluded { .. })
+    }
+
     /// The one-line (or, for layout refusals, few-line) status for people.
     pub fn status_line(&self) -> String {
         match &self.status {
             Status::Ok => format!("ok      {}", self.file),
             Status::Refused { reason, .. } => format!("refused {}: {reason}", self.file),
+            Status::Excluded { reason } => format!("excluded {}: {reason}", self.file),
         }
     }
 }

@@ -251,3 +251,38 @@ pub(crate) fn load_orders(count: usize) -> Vec<Vec<usize>> {
     }
     orders
 }
+
+/// Sends `GET path` to a server on this machine and returns the status code
+/// and the body.
+///
+/// # Panics
+///
+/// Panics when the server cannot be reached or does not answer within
+/// [`DEADLINE`].
+pub(crate) fn http_get(address: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use std::io::Write as _;
+
+    let mut stream = std::net::TcpStream::connect(address)
+        .unwrap_or_else(|error| panic!("cannot connect to {address}: {error}"));
+    stream
+        .set_read_timeout(Some(DEADLINE))
+        .expect("a read timeout can be set");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("the request can be sent");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("the response can be read");
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("an HTTP response: {response}"));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("a status line: {head}"));
+    (status, body.to_string())
+}

@@ -5,9 +5,12 @@
 mod access;
 mod cli;
 mod layering;
+mod plugin_access;
+mod reload;
 mod schema;
 mod secrets;
 mod selection;
+mod start;
 mod substitution;
 
 use std::process::{Command, Output};

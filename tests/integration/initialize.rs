@@ -197,7 +197,7 @@ fn a_plugin_whose_init_fails_is_reported_failed_and_an_independent_plugin_still_
             "ok": false,
             "plugins": [
                 skipped("specimen-0001", "specimen-0002"),
-                failed("specimen-0002", "failed: specimen-0002 was told to fail"),
+                failed("specimen-0002", "specimen-0002 was told to fail"),
                 started("specimen-0003", json!([])),
             ],
         })
@@ -267,7 +267,7 @@ fn a_failing_module_is_reported_on_the_module_and_its_plugin_still_starts() {
                 json!([
                     module(
                         "addition-0001",
-                        Some("failed: specimen-0001/addition-0001 was told to fail")
+                        Some("specimen-0001/addition-0001 was told to fail")
                     ),
                     module("addition-0002", None),
                 ])
@@ -302,9 +302,7 @@ fn a_failing_shutdown_hook_is_a_stop_failure() {
     );
     assert_eq!(
         summary["stop_failures"],
-        json!([
-            "plugin `specimen-0001`: shutdown hook: failed: this specimen's shutdown hook fails"
-        ])
+        json!(["plugin `specimen-0001`: shutdown hook: this specimen's shutdown hook fails"])
     );
 }
 
@@ -328,7 +326,7 @@ fn a_hanging_shutdown_hook_is_cut_off_and_dependents_stop_first() {
         summary(&output)["stop_failures"],
         json!([
             "plugin `specimen-0002`: shutdown hook: did not finish within 1 s and was cut off",
-            "plugin `specimen-0001`: shutdown hook: failed: this specimen's shutdown hook fails",
+            "plugin `specimen-0001`: shutdown hook: this specimen's shutdown hook fails",
         ])
     );
 }
@@ -355,14 +353,12 @@ fn a_shutdown_hook_failing_while_an_aborted_start_is_undone_is_a_stop_failure() 
         summary["startup"]["plugins"],
         json!([
             started("specimen-0001", json!([])),
-            failed("specimen-0002", "failed: specimen-0002 was told to fail"),
+            failed("specimen-0002", "specimen-0002 was told to fail"),
         ])
     );
     assert_eq!(
         summary["stop_failures"],
-        json!([
-            "plugin `specimen-0001`: shutdown hook: failed: this specimen's shutdown hook fails"
-        ])
+        json!(["plugin `specimen-0001`: shutdown hook: this specimen's shutdown hook fails"])
     );
 }
 

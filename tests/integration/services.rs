@@ -67,7 +67,7 @@ fn a_consumer_built_against_another_layout_gets_no_handle() {
     assert_eq!(
         lines[..2],
         [
-            "failed: plugin `counter-user-next` and plugin `counter` were built against \
+            "plugin `counter-user-next` and plugin `counter` were built against \
              different versions of service `counter.api`'s interface; rebuild one of them",
             "layout error: mismatched package: expected `greenroom-fixture-counter-interface-next`, \
              found `greenroom-fixture-counter-interface`",

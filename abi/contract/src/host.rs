@@ -96,14 +96,53 @@ pub trait HostApi: Send + Sync + Clone {
     /// Gets a service this feature declared it depends on. The host checks
     /// the provider's version against `requirement` and the layout of the
     /// provided type against `expected` before handing it over.
-    #[sabi(last_prefix_field)]
     fn service(
         &self,
         id: RString,
         requirement: RString,
         expected: LayoutRef,
     ) -> RResult<ServiceObject, PluginError>;
+
+    /// Where each value of the plugin's configuration (as [`HostApi::config`]
+    /// returns it now) came from, so that plugin code can name the file and
+    /// line of a bad value; empty when the host knows no origins.
+    fn config_origins(&self) -> RVec<ConfigOrigin>;
+
+    /// Calls `subscriber` with the plugin's new configuration each time the
+    /// configuration changes while the host runs, passes every check, and
+    /// alters the plugin's slice.
+    #[sabi(last_prefix_field)]
+    fn on_config_change(&self, subscriber: ConfigSubscriberBox);
 }
+
+/// Where one value of a plugin's configuration came from.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq, Eq)]
+pub struct ConfigOrigin {
+    /// The key relative to the plugin's slice, such as `refresh.interval` or
+    /// `targets[1].url`; empty for the slice itself.
+    pub key: RString,
+    /// The file and line (`app-config.yaml:12`) or the environment variable.
+    pub origin: RString,
+    /// Whether the value must never be shown in messages.
+    pub secret: bool,
+}
+
+/// Plugin code the host calls each time the plugin's configuration changes.
+#[sabi_trait]
+pub trait ConfigSubscriber: Send + Sync {
+    /// Runs with the new configuration (JSON text, as [`HostApi::config`])
+    /// and its origins.
+    #[sabi(last_prefix_field)]
+    fn changed(
+        &self,
+        config: RString,
+        origins: RVec<ConfigOrigin>,
+    ) -> FfiFuture<RResult<(), PluginError>>;
+}
+
+/// A configuration subscriber owned by the host.
+pub type ConfigSubscriberBox = ConfigSubscriber_TO<'static, RBox<()>>;
 
 /// The layout of a `StableAbi` type, as abi_stable describes it.
 #[repr(transparent)]

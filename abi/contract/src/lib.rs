@@ -40,7 +40,8 @@ pub use descriptor::{
 };
 pub use error::{ErrorCode, PluginError};
 pub use host::{
-    HookBox, HostApi, HostApi_TO, HostBox, LayoutRef, LogLevel, LogRecord, ServiceObject,
+    ConfigOrigin, ConfigSubscriberBox, HookBox, HostApi, HostApi_TO, HostBox, LayoutRef, LogLevel,
+    LogRecord, ServiceObject,
 };
 pub use root::{PluginModule, PluginModuleRef};
 

@@ -7,12 +7,16 @@ use std::{
 
 use abi_stable::{
     sabi_trait::TD_Opaque,
-    std_types::{RBox, RResult, RString},
+    std_types::{RBox, RResult, RString, RVec},
 };
 use async_ffi::{FfiFuture, FutureExt as _};
-use greenroom_contract::{ErrorCode, HostBox, PluginError, host::Hook_TO, http::HttpHandlerBox};
+use greenroom_contract::{
+    ConfigOrigin, ErrorCode, HostBox, PluginError,
+    host::{ConfigSubscriber, ConfigSubscriber_TO, Hook_TO},
+    http::HttpHandlerBox,
+};
 
-use crate::{Error, init};
+use crate::{Config, Error, init};
 
 /// The host, as one initializing plugin or module sees it.
 #[derive(Clone)]
@@ -43,6 +47,33 @@ impl Context {
     /// the plugin's id, `null` when there is none.
     pub fn config_json(&self) -> String {
         self.host.config().into_string()
+    }
+
+    /// The plugin's configuration, with typed access by dotted key:
+    /// `context.config().number("refresh.interval")`. Errors name the full
+    /// key and the file and line the value came from.
+    pub fn config(&self) -> Config {
+        let json = self.host.config();
+        let origins = self.host.config_origins();
+        Config::from_host(&self.plugin_id(), json.as_str(), &origins)
+    }
+
+    /// Runs `subscriber` with the plugin's new configuration each time it
+    /// changes while the host runs (in development mode, when a
+    /// configuration file changes and passes every check). It runs on the
+    /// library's executor with panics caught; an error it returns is
+    /// logged and the host goes on.
+    pub fn on_config_change<F, Fut>(&self, subscriber: F)
+    where
+        F: Fn(Config) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        let subscriber = Subscriber {
+            callback: Arc::new(subscriber),
+            host: self.host.clone(),
+        };
+        self.host
+            .on_config_change(ConfigSubscriber_TO::from_value(subscriber, TD_Opaque));
     }
 
     /// Runs `hook` once this plugin and all its modules have initialized.
@@ -123,6 +154,29 @@ impl Context {
     {
         let host = self.host.clone();
         Hook_TO::from_ptr(RBox::new(OnceHook(Some((hook, host)))), TD_Opaque)
+    }
+}
+
+/// Plugin code to run with each new configuration.
+struct Subscriber<F> {
+    callback: Arc<F>,
+    host: HostBox,
+}
+
+impl<F, Fut> ConfigSubscriber for Subscriber<F>
+where
+    F: Fn(Config) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), Error>> + Send + 'static,
+{
+    fn changed(
+        &self,
+        config: RString,
+        origins: RVec<ConfigOrigin>,
+    ) -> FfiFuture<RResult<(), PluginError>> {
+        let plugin_id = self.host.plugin_id();
+        let config = Config::from_host(plugin_id.as_str(), config.as_str(), &origins);
+        let callback = self.callback.clone();
+        init::run_guarded(self.host.clone(), move || callback(config))
     }
 }
 

@@ -23,9 +23,13 @@
 //! panics or returns an error fails its library with that message; the host
 //! and every other library go on.
 //!
+//! A plugin reads its configuration with [`Context::config`], typed and by
+//! dotted key, and can follow changes with [`Context::on_config_change`].
+//!
 //! This crate links neither tokio nor axum, so a library that only declares
 //! features stays small.
 
+mod config;
 mod context;
 mod error;
 mod export;
@@ -36,6 +40,7 @@ mod service;
 
 pub use abi_stable;
 pub use async_ffi;
+pub use config::{Config, ConfigError};
 pub use context::Context;
 pub use error::Error;
 pub use export::{ModuleEntry, PluginEntry, register};

@@ -1,12 +1,13 @@
 //! Running the stages for each file: check, claim ids, load, register.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use camino::{Utf8Path, Utf8PathBuf};
 
 use super::Library;
 use crate::{
     check::{self, CheckOptions, CheckedLibrary},
+    config::PluginSelection,
     load::{self, PrivateDir, RootModule},
     register,
     report::{LibraryReport, Stage, Status},
@@ -48,53 +49,94 @@ pub(crate) fn ids_of(plugins: &[String], modules: &[(String, String)]) -> Vec<St
         .collect()
 }
 
-pub(super) fn start_static(
-    name: &str,
-    root: RootModule,
-    claims: &mut Claims,
-) -> (LibraryReport, Option<Library>) {
-    let file = Utf8PathBuf::from(format!("(static) {name}"));
-    let features = match root.register().into_result() {
-        Ok(registration) => register::validate(registration).map_err(|error| error.to_string()),
-        Err(error) => Err(register::RegisterError::from(error).to_string()),
+/// Whether the configuration selects a library that provides `plugins` and
+/// `modules` (as `(plugin, module)` pairs): `Ok` when it selects every plugin
+/// they belong to, [`Status::Excluded`] when it selects none, and a refusal
+/// when it selects some, since a library loads whole or not at all.
+pub(crate) fn selected(
+    plugins: &[String],
+    modules: &[(String, String)],
+    selection: &PluginSelection,
+) -> Result<(), Status> {
+    let owners: BTreeSet<&str> = plugins
+        .iter()
+        .map(String::as_str)
+        .chain(modules.iter().map(|(plugin, _)| plugin.as_str()))
+        .collect();
+    let (allowed, excluded): (Vec<_>, Vec<_>) = owners
+        .iter()
+        .map(|id| (*id, selection.allows(id)))
+        .partition(|(_, verdict)| verdict.is_ok());
+    let Some((first_excluded, reason)) = excluded.first() else {
+        return Ok(());
     };
-    let result = features.and_then(|features| {
-        let plugins: Vec<String> = features.plugins.iter().map(|p| p.id.to_string()).collect();
-        let modules: Vec<(String, String)> = features
-            .modules
-            .iter()
-            .map(|m| (m.plugin_id.to_string(), m.module_id.to_string()))
-            .collect();
-        claims
-            .claim(ids_of(&plugins, &modules), &file)
-            .map(|()| features)
-    });
-    let mut report = LibraryReport::refused(file.clone(), Stage::Register, String::new());
-    report.library = Some(name.to_string());
-    match result {
-        Ok(features) => {
-            report.status = Status::Ok;
-            report.features = Some(features.clone());
-            let library = Library {
-                path: file,
-                root,
-                features,
-            };
-            (report, Some(library))
-        }
-        Err(reason) => {
-            report.status = Status::Refused {
-                stage: Stage::Register,
-                reason,
-            };
-            (report, None)
-        }
+    let reason = reason.clone().err().unwrap_or_default();
+    match allowed.first() {
+        None => Err(Status::Excluded { reason }),
+        Some((kept, _)) => Err(Status::Refused {
+            stage: Stage::Check,
+            reason: format!(
+                "the library provides plugin `{first_excluded}`, which is not selected \
+                 ({reason}), together with plugin `{kept}`, which is; a library loads whole, so \
+                 select both or neither"
+            ),
+        }),
     }
 }
 
+pub(super) fn start_static(
+    name: &str,
+    root: RootModule,
+    selection: &PluginSelection,
+    claims: &mut Claims,
+) -> (LibraryReport, Option<Library>) {
+    let file = Utf8PathBuf::from(format!("(static) {name}"));
+    let mut report = LibraryReport::refused(file.clone(), Stage::Register, String::new());
+    report.library = Some(name.to_string());
+    let registered = match root.register().into_result() {
+        Ok(registration) => register::validate(registration).map_err(|error| error.to_string()),
+        Err(error) => Err(register::RegisterError::from(error).to_string()),
+    };
+    let features = match registered {
+        Ok(features) => features,
+        Err(reason) => return (refuse(report, Stage::Register, reason), None),
+    };
+
+    let plugins: Vec<String> = features.plugins.iter().map(|p| p.id.to_string()).collect();
+    let modules: Vec<(String, String)> = features
+        .modules
+        .iter()
+        .map(|m| (m.plugin_id.to_string(), m.module_id.to_string()))
+        .collect();
+    if let Err(status) = selected(&plugins, &modules, selection) {
+        report.status = status;
+        return (report, None);
+    }
+    if let Err(reason) = claims.claim(ids_of(&plugins, &modules), &file) {
+        return (refuse(report, Stage::Register, reason), None);
+    }
+    report.status = Status::Ok;
+    report.features = Some(features.clone());
+    let library = Library {
+        path: file,
+        root,
+        features,
+    };
+    (report, Some(library))
+}
+
+fn refuse(mut report: LibraryReport, stage: Stage, reason: String) -> LibraryReport {
+    report.status = Status::Refused { stage, reason };
+    report
+}
+
+/// Checks, selects, claims, loads and registers one library file. A file
+/// the configuration does not select is left out after the check, before
+/// any of its code runs.
 pub(super) fn start_file(
     path: &Utf8Path,
     options: &CheckOptions,
+    selection: &PluginSelection,
     private: &PrivateDir,
     claims: &mut Claims,
 ) -> (LibraryReport, Option<Library>) {
@@ -108,7 +150,12 @@ pub(super) fn start_file(
         }
     };
     let mut report = describe(&checked);
-    let ids = ids_of(&checked.declaration.plugins, &checked.declaration.modules);
+    let declaration = &checked.declaration;
+    if let Err(status) = selected(&declaration.plugins, &declaration.modules, selection) {
+        report.status = status;
+        return (report, None);
+    }
+    let ids = ids_of(&declaration.plugins, &declaration.modules);
     if let Err(reason) = claims.claim(ids, path) {
         report.status = Status::Refused {
             stage: Stage::Check,

@@ -4,11 +4,18 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use abi_stable::std_types::RResult;
 use greenroom_contract::INTERFACE_VERSION;
+use tokio::sync::watch;
 
-use super::{Backend, Library, host_services};
+use super::{
+    Backend, Library,
+    configure::{self, CheckedConfig},
+    host_services,
+};
 use crate::{
-    initialize::{self, InitOptions, Initialized, StartupReport},
+    config::{ConfigLoader, ConfigProblem, PluginSelection},
+    initialize::{self, InitOptions, Initialized, PluginConfigs, StartupReport},
     load::PrivateDir,
+    reload::{ConfigState, Reloader, Reloading, WatchError},
     report::LibraryReport,
     resolve::{self, Node, Plan, Problem, Source},
     serve::{self, HttpOptions, HttpState, Phase, Server},
@@ -18,6 +25,10 @@ use crate::{
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartError {
+    /// The configuration breaks the host's or a plugin's schema; nothing was
+    /// initialized.
+    #[error("the configuration is invalid:\n{}", list(.0))]
+    Config(Vec<ConfigProblem>),
     /// Resolution found problems; nothing was initialized.
     #[error("the plugins cannot start together:\n{}", list(.0))]
     Resolve(Vec<Problem>),
@@ -27,6 +38,9 @@ pub enum StartError {
         /// The id both claim.
         id: String,
     },
+    /// The configuration files could not be watched.
+    #[error("cannot watch the configuration files: {0}")]
+    Watch(#[from] WatchError),
     /// The HTTP server could not listen.
     #[error("cannot listen on {address}: {source}; choose another address")]
     Listen {
@@ -46,7 +60,7 @@ pub enum StartError {
     },
 }
 
-fn list(problems: &[Problem]) -> String {
+fn list(problems: &[impl std::fmt::Display]) -> String {
     let lines: Vec<String> = problems
         .iter()
         .map(|problem| format!("  {problem}"))
@@ -83,7 +97,13 @@ pub struct LoadedBackend {
     private: PrivateDir,
     resolution: Result<Plan, Vec<Problem>>,
     init: InitOptions,
-    config: BTreeMap<String, serde_json::Value>,
+    schemas: Vec<(String, Option<serde_json::Value>)>,
+    checked: Option<CheckedConfig>,
+    strict_config: bool,
+    watch: Option<ConfigLoader>,
+    selection: PluginSelection,
+    overrides: BTreeMap<String, serde_json::Value>,
+    configs: Arc<PluginConfigs>,
     http: HttpOptions,
     listen: bool,
     routes: Vec<(String, axum::Router, Vec<String>)>,
@@ -118,17 +138,54 @@ impl LoadedBackend {
                 .iter()
                 .for_each(|problem| tracing::error!("{problem}")),
         }
+        let schemas = configure::schemas(&libraries);
+        let checked = backend
+            .app_config
+            .as_ref()
+            .map(|config| configure::check(config, &schemas, &backend.selection));
+        for problem in checked.iter().flat_map(|checked| &checked.problems) {
+            if problem.is_error(backend.strict_config) {
+                tracing::error!("{problem}");
+            } else {
+                tracing::warn!("{problem}");
+            }
+        }
+        let config = checked.as_ref().map(|checked| &checked.config);
+        let slices = configure::slices(config, &schemas, &backend.config);
         Self {
             reports,
             libraries,
             private,
             resolution,
             init: backend.init.clone(),
-            config: backend.config.clone(),
+            schemas,
+            checked,
+            strict_config: backend.strict_config,
+            watch: backend.watch.clone(),
+            selection: backend.selection.clone(),
+            overrides: backend.config.clone(),
+            configs: Arc::new(PluginConfigs::new(slices)),
             http: backend.http.clone(),
             listen: backend.listen,
             routes: backend.routes.clone(),
         }
+    }
+
+    /// Every way the configuration breaks the host's or a loaded plugin's
+    /// schema, warnings included; empty without a configuration.
+    pub fn config_problems(&self) -> &[ConfigProblem] {
+        self.checked
+            .as_ref()
+            .map_or(&[], |checked| checked.problems.as_slice())
+    }
+
+    /// The configuration problems that stop the start.
+    pub fn config_errors(&self) -> Vec<ConfigProblem> {
+        self.config_problems()
+            .iter()
+            .filter(|problem| problem.is_error(self.strict_config))
+            .cloned()
+            .collect()
     }
 
     /// What became of every library, in load order.
@@ -163,10 +220,15 @@ impl LoadedBackend {
     ///
     /// # Errors
     ///
-    /// Returns the resolution problems when there is no plan, and the
-    /// startup report when a failure the policy does not allow happened (all
-    /// plugins settle first, and what started is shut down again).
+    /// Returns the configuration's errors, or the resolution problems when
+    /// there is no plan, and the startup report when a failure the policy
+    /// does not allow happened (all plugins settle first, and what started is
+    /// shut down again).
     pub async fn start(self) -> Result<RunningBackend, StartError> {
+        let config_errors = self.config_errors();
+        if !config_errors.is_empty() {
+            return Err(StartError::Config(config_errors));
+        }
         let plan = match &self.resolution {
             Ok(plan) => plan.clone(),
             Err(problems) => return Err(StartError::Resolve(problems.clone())),
@@ -209,20 +271,32 @@ impl LoadedBackend {
         let features = initialize::Features {
             roots,
             declared,
-            config: self.config.clone(),
+            config: self.configs.clone(),
             routes: http.routes.clone(),
         };
         let initialized = initialize::initialize(&plan, features, self.init.clone()).await;
         http.set_instance(instance(&self.reports, Some(&initialized.report)));
 
-        let running = RunningBackend {
+        let (state, _) = watch::channel(ConfigState::default());
+        let mut running = RunningBackend {
             loaded: self,
             initialized,
             http,
             server,
+            config_state: state,
+            reloading: None,
         };
         if running.initialized.report.ok {
             running.http.routes.set_phase(Phase::Ready);
+            if let Some(loader) = running.loaded.watch.clone() {
+                match running.reloader(loader).start() {
+                    Ok(reloading) => running.reloading = Some(reloading),
+                    Err(error) => {
+                        let _ = running.stop().await;
+                        return Err(error.into());
+                    }
+                }
+            }
             return Ok(running);
         }
         let report = Box::new(running.initialized.report.clone());
@@ -254,9 +328,38 @@ pub struct RunningBackend {
     initialized: Initialized,
     http: Arc<HttpState>,
     server: Option<Server>,
+    config_state: watch::Sender<ConfigState>,
+    reloading: Option<Reloading>,
 }
 
 impl RunningBackend {
+    /// Follows the configuration while it runs: how many changes were
+    /// published, and why the latest one was refused.
+    pub fn config_state(&self) -> watch::Receiver<ConfigState> {
+        self.config_state.subscribe()
+    }
+
+    fn reloader(&self, loader: ConfigLoader) -> Reloader {
+        let loaded = &self.loaded;
+        Reloader {
+            loader,
+            schemas: loaded.schemas.clone(),
+            selection: loaded.selection.clone(),
+            strict: loaded.strict_config,
+            overrides: loaded.overrides.clone(),
+            configs: loaded.configs.clone(),
+            hook_timeout: loaded.init.hook_timeout,
+            state: self.config_state.clone(),
+            http: self.http.clone(),
+            running: std::sync::Mutex::new(
+                loaded
+                    .checked
+                    .as_ref()
+                    .map(|checked| checked.config.clone()),
+            ),
+        }
+    }
+
     /// What happened to every plugin and module at startup.
     pub fn report(&self) -> &StartupReport {
         &self.initialized.report
@@ -301,7 +404,10 @@ impl RunningBackend {
             initialized,
             http,
             server,
+            reloading,
+            ..
         } = self;
+        drop(reloading);
         serve::drain(&http).await;
         let mut failures = initialized.shut_down().await;
         for library in loaded.libraries.iter().rev() {

@@ -11,7 +11,7 @@ use super::{
     schema::{check_host, check_plugins, check_unclaimed_keys},
     secret::mark_schema_secrets,
     selection::PluginSelection,
-    startup::StartupPolicy,
+    settings::HostSettings,
 };
 use crate::backend::{Backend, BackendError};
 
@@ -142,13 +142,17 @@ pub fn check_config(config: &Config, plugins: &PluginSchemas, strict: bool) -> C
     let selection = match PluginSelection::from_config(config) {
         Ok(selection) => selection,
         Err(errors) => {
-            errors
-                .iter()
-                .for_each(|error| report.finding(true, error.to_string()));
+            if host_failed {
+                errors
+                    .iter()
+                    .for_each(|error| report.finding(true, error.to_string()));
+            }
             PluginSelection::all()
         }
     };
-    if !host_failed && let Err(errors) = StartupPolicy::from_config(config) {
+    // The settings repeat the selection's errors, so they are reported
+    // either here or above, never twice.
+    if !host_failed && let Err(errors) = HostSettings::from_config(config) {
         errors
             .iter()
             .for_each(|error| report.finding(true, error.to_string()));

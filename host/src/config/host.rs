@@ -6,9 +6,15 @@ use serde_json::{Value, json};
 pub const HOST_KEY: &str = "backend";
 
 /// The JSON Schema of the host's keys: where to listen, where plugins are
-/// and which to load, and what to do when one fails to start.
+/// and which to load, how long each step may take, the HTTP server's
+/// limits, and what to do when a plugin fails to start. Their meanings and
+/// defaults are listed in [`super::HostSettings`].
 pub fn host_schema() -> Value {
     let policy = json!({"enum": ["abort", "continue"]});
+    let duration = json!({
+        "type": ["number", "string"],
+        "description": "seconds, or a number with a unit: 500ms, 30s, 2m, 1h",
+    });
     let plugin_ids = json!({"type": "array", "items": {"type": "string", "minLength": 1}});
     let module_startup = json!({
         "type": "object",
@@ -27,9 +33,56 @@ pub fn host_schema() -> Value {
             "listen": {
                 "type": "object",
                 "properties": {
-                    "host": {"type": "string"},
-                    "port": {"type": "integer", "minimum": 0, "maximum": 65535},
+                    "host": {"type": "string", "description": "default 127.0.0.1"},
+                    "port": {
+                        "type": "integer", "minimum": 0, "maximum": 65535,
+                        "description": "default 7007; 0 picks a free port",
+                    },
                 },
+            },
+            "auth": {
+                "type": "object",
+                "properties": {
+                    "dangerouslyDisableDefaultAuthPolicy": {"type": "boolean"},
+                    "externalAccess": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "type": {"enum": ["static"]},
+                                "options": {
+                                    "type": "object",
+                                    "properties": {
+                                        "token": {"type": "string", "visibility": "secret"},
+                                        "subject": {"type": "string"},
+                                    },
+                                },
+                                "accessRestrictions": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "properties": {"plugin": {"type": "string"}},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+            "http": {
+                "type": "object",
+                "properties": {
+                    "bodyLimit": {
+                        "type": "integer", "minimum": 0,
+                        "description": "largest request body in bytes, default 10485760",
+                    },
+                    "requestTimeout": duration,
+                    "drainTimeout": duration,
+                },
+            },
+            "resolve": {
+                "type": "object",
+                "properties": {"orphanModules": {"enum": ["warn", "error"]}},
             },
             "plugins": {
                 "type": "object",
@@ -42,6 +95,8 @@ pub fn host_schema() -> Value {
             "startup": {
                 "type": "object",
                 "properties": {
+                    "initTimeout": duration,
+                    "hookTimeout": duration,
                     "default": {
                         "type": "object",
                         "properties": {

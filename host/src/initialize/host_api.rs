@@ -12,12 +12,13 @@ use abi_stable::{
     std_types::{RArc, RResult, RString, RVec},
 };
 use greenroom_contract::{
-    ErrorCode, HookBox, HostApi, HostApi_TO, HostBox, LayoutRef, LogLevel, LogRecord, PluginError,
-    ServiceObject, http::HttpHandlerBox,
+    ConfigOrigin, ConfigSubscriberBox, ErrorCode, HookBox, HostApi, HostApi_TO, HostBox, LayoutRef,
+    LogLevel, LogRecord, PluginError, ServiceObject, http::HttpHandlerBox,
 };
 use semver::{Version, VersionReq};
 use tracing::level_filters::LevelFilter;
 
+use super::plugin_config::{PluginConfigs, to_abi};
 use crate::{
     register::{DependencyKind, FeatureSet},
     resolve::Node,
@@ -56,8 +57,9 @@ pub(crate) struct Feature {
     pub(crate) node: Node,
     /// What it declared at registration.
     pub(crate) declared: FeatureSet,
-    /// Its plugin's configuration.
-    pub(crate) config: serde_json::Value,
+    /// Every plugin's configuration, read afresh on each call so that a
+    /// change is seen at once.
+    pub(crate) config: Arc<PluginConfigs>,
     /// The plugin's span, which its log records are emitted in.
     pub(crate) span: tracing::Span,
 }
@@ -72,7 +74,6 @@ pub(crate) struct Shared {
 #[derive(Clone)]
 struct FeatureHost {
     feature: Arc<Feature>,
-    config: String,
     hooks: SharedHooks,
     shared: Shared,
 }
@@ -80,7 +81,6 @@ struct FeatureHost {
 /// Makes the host handle for one plugin or module.
 pub(crate) fn host_for(feature: Feature, hooks: SharedHooks, shared: Shared) -> HostBox {
     let host = FeatureHost {
-        config: feature.config.to_string(),
         feature: Arc::new(feature),
         hooks,
         shared,
@@ -119,7 +119,13 @@ impl HostApi for FeatureHost {
     }
 
     fn config(&self) -> RString {
-        self.config.as_str().into()
+        let plugin_id = self.feature.node.plugin_id();
+        self.feature
+            .config
+            .slice(plugin_id.as_str())
+            .value
+            .to_string()
+            .into()
     }
 
     fn add_startup_hook(&self, hook: HookBox) {
@@ -166,6 +172,18 @@ impl HostApi for FeatureHost {
         self.get(id.as_str(), requirement.as_str(), expected)
             .map_err(refusal)
             .into()
+    }
+
+    fn config_origins(&self) -> RVec<ConfigOrigin> {
+        let plugin_id = self.feature.node.plugin_id();
+        to_abi(&self.feature.config.slice(plugin_id.as_str()).origins)
+    }
+
+    fn on_config_change(&self, subscriber: ConfigSubscriberBox) {
+        let feature = &self.feature;
+        feature
+            .config
+            .subscribe(feature.node.clone(), subscriber, feature.span.clone());
     }
 }
 

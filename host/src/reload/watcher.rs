@@ -1,0 +1,163 @@
+//! One debounced file watcher for the whole host.
+//!
+//! Each thing the host follows on disk (today the configuration files;
+//! later the plugins directory and catalog files) registers its files under
+//! a [`WatchKind`]; changes arrive on one channel, each batch tagged with
+//! the kinds it concerns. Directories are watched rather than files, so
+//! that a file replaced by renaming (as editors save) is still seen.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::PathBuf,
+    time::Duration,
+};
+
+use camino::{Utf8Path, Utf8PathBuf};
+use notify_debouncer_mini::{
+    DebounceEventResult, Debouncer, new_debouncer,
+    notify::{self, RecommendedWatcher, RecursiveMode},
+};
+use tokio::sync::mpsc;
+
+/// How long a file must stay quiet before its change is reported, so that
+/// an editor's several writes count as one change.
+pub const DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// What a watched file is to the host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum WatchKind {
+    /// A configuration file.
+    Config,
+}
+
+/// A batch of changes: the kinds of the files that changed, and the files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Changed {
+    /// Each kind concerned, with its files that changed.
+    pub files: BTreeMap<WatchKind, BTreeSet<Utf8PathBuf>>,
+}
+
+/// Why a watch could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WatchError {
+    /// The operating system refused to watch `path`.
+    #[error("cannot watch {path}: {source}")]
+    Watch {
+        /// The directory.
+        path: Utf8PathBuf,
+        /// The watcher's error.
+        source: notify::Error,
+    },
+    /// The working directory is unknown, so relative paths mean nothing.
+    #[error("cannot resolve {path}: the working directory is unknown: {source}")]
+    WorkingDirectory {
+        /// The relative path.
+        path: Utf8PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+}
+
+/// The host's file watcher; dropping it stops watching.
+pub struct Watcher {
+    debouncer: Debouncer<RecommendedWatcher>,
+    files: std::sync::Arc<std::sync::Mutex<BTreeMap<PathBuf, WatchKind>>>,
+    directories: BTreeSet<Utf8PathBuf>,
+}
+
+impl Watcher {
+    /// Starts a watcher whose batches of changes arrive on the returned
+    /// channel.
+    ///
+    /// # Errors
+    ///
+    /// Returns the watcher's error when the operating system offers no way
+    /// to watch files.
+    pub fn start() -> Result<(Self, mpsc::UnboundedReceiver<Changed>), notify::Error> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let files: std::sync::Arc<std::sync::Mutex<BTreeMap<PathBuf, WatchKind>>> =
+            std::sync::Arc::default();
+        let known = files.clone();
+        let debouncer = new_debouncer(DEBOUNCE, move |result: DebounceEventResult| {
+            let events = match result {
+                Ok(events) => events,
+                Err(error) => {
+                    tracing::warn!(%error, "the file watcher reported an error");
+                    return;
+                }
+            };
+            let known = known
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut changed = Changed {
+                files: BTreeMap::new(),
+            };
+            for event in events {
+                let Some(kind) = known.get(&event.path) else {
+                    continue;
+                };
+                if let Ok(path) = Utf8PathBuf::from_path_buf(event.path) {
+                    changed.files.entry(*kind).or_default().insert(path);
+                }
+            }
+            if !changed.files.is_empty() {
+                let _ = sender.send(changed);
+            }
+        })?;
+        let watcher = Self {
+            debouncer,
+            files,
+            directories: BTreeSet::new(),
+        };
+        Ok((watcher, receiver))
+    }
+
+    /// Reports changes to each of `files` (which need not exist yet) as
+    /// `kind`.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error when a file's directory cannot be watched.
+    pub fn watch_files(
+        &mut self,
+        kind: WatchKind,
+        files: &[Utf8PathBuf],
+    ) -> Result<(), WatchError> {
+        for file in files {
+            let file = absolute(file)?;
+            let directory = file.parent().map_or_else(|| "/".into(), Utf8Path::to_owned);
+            if self.directories.insert(directory.clone()) {
+                self.debouncer
+                    .watcher()
+                    .watch(directory.as_std_path(), RecursiveMode::NonRecursive)
+                    .map_err(|source| WatchError::Watch {
+                        path: directory.clone(),
+                        source,
+                    })?;
+            }
+            self.files
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .insert(file.into_std_path_buf(), kind);
+        }
+        Ok(())
+    }
+}
+
+fn absolute(path: &Utf8Path) -> Result<Utf8PathBuf, WatchError> {
+    if path.is_absolute() {
+        return Ok(path.to_owned());
+    }
+    let working = std::env::current_dir().map_err(|source| WatchError::WorkingDirectory {
+        path: path.to_owned(),
+        source,
+    })?;
+    let working =
+        Utf8PathBuf::from_path_buf(working).map_err(|_| WatchError::WorkingDirectory {
+            path: path.to_owned(),
+            source: std::io::Error::other("the working directory is not UTF-8"),
+        })?;
+    Ok(working.join(path))
+}
