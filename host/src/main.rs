@@ -178,6 +178,9 @@ impl Default for Limits {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     install_logging(cli.log_format, cli.command.as_ref());
+    std::panic::set_hook(Box::new(|info| {
+        tracing::error!(target: "greenroom::panic", "panicked: {info}");
+    }));
 
     let command = cli.command.unwrap_or(Command::Start {
         load: LoadArgs::default(),
@@ -201,7 +204,8 @@ fn install_logging(format: LogFormat, command: Option<&Command>) {
 
     let default = match command {
         None | Some(Command::Start { .. }) => "info",
-        Some(_) => "warn",
+        // The other commands' output is their report.
+        Some(_) => "off",
     };
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
@@ -347,9 +351,10 @@ fn start(
     let outcome = runtime.block_on(run_backend(backend, once))?;
     drop(runtime);
 
-    if let Some(report) = outcome.report {
+    if once {
         let summary = serde_json::json!({
-            "startup": report,
+            "startup": outcome.report,
+            "problems": outcome.problems,
             "stop_failures": outcome.stop_failures,
             "threads_before_load": threads_before,
             "threads_after_stop": platform::thread_count(),
@@ -363,6 +368,8 @@ fn start(
 struct Outcome {
     ok: bool,
     report: Option<StartupReport>,
+    /// Why it did not start, when it did not get as far as a report.
+    problems: Vec<String>,
     stop_failures: Vec<String>,
 }
 
@@ -371,16 +378,22 @@ async fn run_backend(backend: LoadedBackend, once: bool) -> anyhow::Result<Outco
         Ok(running) => running,
         Err(error) => {
             tracing::error!("{error}");
-            let (report, stop_failures) = match error {
+            let (report, problems, stop_failures) = match error {
                 StartError::Aborted {
                     report,
                     stop_failures,
-                } if once => (Some(*report), stop_failures),
-                _ => (None, Vec::new()),
+                } => (Some(*report), Vec::new(), stop_failures),
+                StartError::Resolve(problems) => (
+                    None,
+                    problems.iter().map(ToString::to_string).collect(),
+                    Vec::new(),
+                ),
+                other => (None, vec![other.to_string()], Vec::new()),
             };
             return Ok(Outcome {
                 ok: false,
                 report,
+                problems,
                 stop_failures,
             });
         }
@@ -403,6 +416,7 @@ async fn run_backend(backend: LoadedBackend, once: bool) -> anyhow::Result<Outco
     Ok(Outcome {
         ok: stop_failures.is_empty(),
         report: once.then_some(report),
+        problems: Vec::new(),
         stop_failures,
     })
 }

@@ -108,6 +108,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/.backstage/health/v1/readiness", get(readiness))
         .route("/.greenroom/v1/instance", get(instance))
         .route("/api/{plugin_id}", any(forward::plugin_root))
+        .route("/api/{plugin_id}/", any(forward::plugin_root))
         .route("/api/{plugin_id}/{*rest}", any(forward::plugin_path))
         .fallback(forward::not_found)
         .layer(axum::middleware::from_fn(forward::log_request))

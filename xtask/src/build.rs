@@ -40,7 +40,7 @@ pub(crate) fn run(command: &mut Command) -> anyhow::Result<()> {
 pub(crate) fn workspace() -> anyhow::Result<Workspace> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let output = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps", "--locked"])
+        .args(["metadata", "--format-version", "1", "--no-deps"])
         .stderr(Stdio::inherit())
         .output()
         .context("cannot run cargo metadata")?;
@@ -94,8 +94,9 @@ use greenroom_host::platform::LIBRARY_EXTENSION;
 /// `plugins/`.
 pub(crate) fn build_and_install() -> anyhow::Result<Workspace> {
     let workspace = workspace()?;
+    // Not --locked: a plugin just added to the workspace updates Cargo.lock.
     cargo(
-        &["build", "--workspace", "--locked"],
+        &["build", "--workspace"],
         &format!(
             "building {} plugin crate(s) with the workspace",
             workspace.plugins.len()

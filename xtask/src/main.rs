@@ -84,5 +84,7 @@ fn test() -> anyhow::Result<()> {
         ],
         "running clippy with warnings as errors",
     )?;
-    build::cargo(&["test", "--workspace", "--locked"], "running every test")
+    build::cargo(&["test", "--workspace", "--locked"], "running every test")?;
+    println!("==> every check passed: formatting, clippy, tests");
+    Ok(())
 }

@@ -41,6 +41,12 @@ pub(crate) fn install(host: &HostBox) {
         .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(host.clone());
     INSTALL.call_once(|| {
         let _ = tracing::subscriber::set_global_default(Forwarder::default());
+        // The library has its own standard library and so its own panic
+        // hook, which would print to stderr past the host's log. Panics are
+        // caught and reported as errors; this logs where each happened.
+        std::panic::set_hook(Box::new(|info| {
+            tracing::error!(target: "greenroom::panic", "plugin code panicked: {info}");
+        }));
     });
 }
 

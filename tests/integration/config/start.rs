@@ -171,7 +171,16 @@ fn a_schema_error_in_a_plugin_slice_stops_the_start_naming_file_line_key_and_rul
     let check = greenroom_in(&dir, &["check"], &[]);
 
     assert_exit(&start, 1);
-    assert!(stdout(&start).is_empty(), "{}", stdout(&start));
+    let summary: serde_json::Value =
+        serde_json::from_str(&stdout(&start)).expect("start --once prints JSON");
+    assert_eq!(summary["startup"], serde_json::Value::Null);
+    assert_eq!(
+        summary["problems"],
+        serde_json::json!([format!(
+            "the configuration is invalid:\n  {}\n  {}",
+            expected[0], expected[1]
+        )])
+    );
     assert!(
         stderr(&start).contains(&format!(
             "the configuration is invalid:\n  {}\n  {}",
