@@ -9,6 +9,8 @@
 //! against a compatible interface. The loader writes exactly these bytes to
 //! its private copy, so the bytes checked are the bytes loaded.
 
+#[cfg(target_os = "linux")]
+mod elf;
 mod interface;
 mod object_file;
 

@@ -537,3 +537,77 @@ fn a_file_replaced_while_loading_loads_exactly_the_bytes_that_were_checked() {
         }
     });
 }
+
+/// The minimal fixture with the value of its first dynamic entry tagged
+/// `tag` replaced by `value`.
+fn with_dynamic_entry(tag: i64, value: u64) -> Vec<u8> {
+    let mut bytes = std::fs::read(fixture("minimal")).expect("the fixture is readable");
+    let dynamic = dynamic_section(&bytes);
+    let entry = bytes[dynamic.clone()]
+        .chunks_exact(16)
+        .position(|entry| i64::from_le_bytes(entry[..8].try_into().unwrap()) == tag)
+        .expect("the fixture has the entry");
+    let at = dynamic.start + entry * 16 + 8;
+    bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
+    bytes
+}
+
+/// Where the `PT_DYNAMIC` segment lies in a 64-bit little-endian ELF file.
+fn dynamic_section(bytes: &[u8]) -> std::ops::Range<usize> {
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) as usize;
+    let half = |at: usize| u16::from_le_bytes(bytes[at..at + 2].try_into().unwrap()) as usize;
+    let (table, entry_size, count) = (word(0x20), half(0x36), half(0x38));
+    (0..count)
+        .map(|index| table + index * entry_size)
+        .find(|header| u32::from_le_bytes(bytes[*header..*header + 4].try_into().unwrap()) == 2)
+        .map(|header| word(header + 8)..word(header + 8) + word(header + 32))
+        .expect("the fixture has a dynamic segment")
+}
+
+#[test]
+fn a_damaged_dynamic_section_is_refused_before_the_loader_trusts_it() {
+    const DT_NEEDED: i64 = 1;
+    const DT_STRTAB: i64 = 5;
+    const DT_RELASZ: i64 = 8;
+    let (dir, good) = dir_with_good_plugin("damaged-dynamic");
+    let cases = [
+        (
+            DT_NEEDED,
+            0x7fff_ffff,
+            "dynamic entry DT_NEEDED points past the string table",
+        ),
+        (
+            DT_STRTAB,
+            0x7fff_ffff_0000,
+            "dynamic entry DT_STRTAB points outside the loaded segments",
+        ),
+        (
+            DT_RELASZ,
+            0x7fff_ffff_0000,
+            "the table of DT_RELA runs past the loaded segments",
+        ),
+    ];
+    let files: Vec<_> = cases
+        .iter()
+        .enumerate()
+        .map(|(index, (tag, value, _))| {
+            write(
+                &dir,
+                &format!("{index}.so"),
+                &with_dynamic_entry(*tag, *value),
+            )
+        })
+        .collect();
+
+    let table = check_refusing(&dir, &good);
+
+    for (file, (_, _, reason)) in files.iter().zip(cases) {
+        assert_refused(
+            &table,
+            file,
+            &format!(
+                "a damaged shared library ({reason}); reinstall the plugin, it may be truncated"
+            ),
+        );
+    }
+}

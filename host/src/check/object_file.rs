@@ -20,6 +20,8 @@ pub(super) fn read_declaration(bytes: &[u8]) -> Result<ParsedDeclaration, CheckE
     })?;
     check_platform(&file, bytes)?;
     check_complete(&file, bytes.len() as u64)?;
+    #[cfg(target_os = "linux")]
+    super::elf::check_dynamic(bytes)?;
 
     let declaration_bytes =
         exported_data(&file, DECLARATION_SYMBOL)?.ok_or(CheckError::NotAPlugin {
