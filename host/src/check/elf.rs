@@ -106,13 +106,13 @@ pub(super) fn check_dynamic(bytes: &[u8]) -> Result<(), CheckError> {
         }
     }
     for (address_tag, size_tag) in TABLES {
-        if let (Some(address), Some(size)) = (value(address_tag), value(size_tag)) {
-            if !inside(address, size) {
-                return Err(damaged(format!(
-                    "the table of {} runs past the loaded segments",
-                    name(address_tag)
-                )));
-            }
+        if let (Some(address), Some(size)) = (value(address_tag), value(size_tag))
+            && !inside(address, size)
+        {
+            return Err(damaged(format!(
+                "the table of {} runs past the loaded segments",
+                name(address_tag)
+            )));
         }
     }
     for required in [elf::DT_STRTAB, elf::DT_SYMTAB, elf::DT_STRSZ] {
