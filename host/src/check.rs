@@ -75,6 +75,15 @@ pub enum CheckError {
         /// The configured limit.
         limit: u64,
     },
+    /// The file is too large to hold in memory for checking.
+    #[error(
+        "the file is {size} bytes, more than this host can hold in memory to check it; lower \
+         --max-plugin-size or free memory"
+    )]
+    OutOfMemory {
+        /// The file's size.
+        size: u64,
+    },
     /// The file has no bytes.
     #[error("the file is empty; reinstall the plugin")]
     Empty,
@@ -223,7 +232,12 @@ pub fn read_regular_file(path: &Utf8Path, limit: u64) -> Result<Vec<u8>, CheckEr
         });
     }
 
-    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(usize::try_from(metadata.len()).unwrap_or(usize::MAX))
+        .map_err(|_| CheckError::OutOfMemory {
+            size: metadata.len(),
+        })?;
     file.take(limit + 1)
         .read_to_end(&mut bytes)
         .map_err(|source| CheckError::Read { source })?;

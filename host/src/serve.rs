@@ -239,7 +239,10 @@ async fn accept(
                 let stream = match accepted {
                     Ok((stream, _)) => stream,
                     Err(error) => {
-                        tracing::warn!(%error, "cannot accept a connection");
+                        // Out of file descriptors, typically: wait for some
+                        // to close rather than spin on the same error.
+                        tracing::warn!(%error, "cannot accept a connection; pausing 100 ms");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     }
                 };

@@ -66,10 +66,7 @@ impl TokioExecutor {
         if let Some(runtime) = runtime.as_ref() {
             return Ok(runtime.handle().clone());
         }
-        let workers = std::env::var("GREENROOM_PLUGIN_WORKER_THREADS")
-            .ok()
-            .and_then(|value| value.parse().ok())
-            .unwrap_or(1);
+        let workers = worker_threads(std::env::var("GREENROOM_PLUGIN_WORKER_THREADS").ok());
         let built = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers)
             .thread_name("greenroom-plugin")
@@ -107,6 +104,24 @@ impl Executor for TokioExecutor {
     }
 }
 
+/// How many worker threads the runtime gets: the variable's value when it
+/// is a whole number of at least one, else one (and a warning).
+fn worker_threads(setting: Option<String>) -> usize {
+    let Some(text) = setting else {
+        return 1;
+    };
+    match text.trim().parse::<usize>() {
+        Ok(count) if count >= 1 => count,
+        _ => {
+            tracing::warn!(
+                "GREENROOM_PLUGIN_WORKER_THREADS is `{text}`, not a whole number of at least 1; \
+                 using 1"
+            );
+            1
+        }
+    }
+}
+
 /// A future polled where the host polls it, inside the library's runtime:
 /// `tokio::spawn`, timers and I/O reach the library's own runtime, whose
 /// threads drive them, and no request hops to another thread. Dropping it
@@ -123,5 +138,19 @@ impl Future for InRuntime {
         let this = &mut *self;
         let _entered = this.handle.enter();
         this.future.as_mut().poll(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_threads_are_at_least_one() {
+        assert_eq!(worker_threads(None), 1);
+        assert_eq!(worker_threads(Some("3".to_string())), 3);
+        assert_eq!(worker_threads(Some("0".to_string())), 1);
+        assert_eq!(worker_threads(Some("-1".to_string())), 1);
+        assert_eq!(worker_threads(Some("abc".to_string())), 1);
     }
 }

@@ -132,8 +132,15 @@ where
         future: Box::pin(future),
         host,
     });
-    let running = executor().spawn(guarded);
-    async move { running.await.into() }.into_ffi()
+    // An executor that panics while starting (its runtime cannot be built)
+    // fails this call, not the host.
+    match panic::catch_unwind(AssertUnwindSafe(|| executor().spawn(guarded))) {
+        Ok(running) => async move { running.await.into() }.into_ffi(),
+        Err(payload) => {
+            let error = panicked(payload.as_ref());
+            async move { RResult::RErr(error) }.into_ffi()
+        }
+    }
 }
 
 /// Polls plugin code with its logger current, turning a panic into an error.

@@ -196,17 +196,43 @@ async fn buffer(
     parts: &axum::http::request::Parts,
 ) -> Result<axum::body::Bytes, Response> {
     let limit = state.options.body_limit;
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        let message = format!("the request body is larger than {limit} bytes");
-        let (method, url) = (parts.method.as_str(), parts.uri.to_string());
-        plugin_error(
+    let (method, url) = (parts.method.as_str(), parts.uri.to_string());
+    let timeout = state.options.request_timeout;
+    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await;
+    let (status, name, message) = match read {
+        Ok(Ok(body)) => return Ok(body),
+        Ok(Err(error)) if is_too_large(&error) => (
             StatusCode::PAYLOAD_TOO_LARGE,
             "PayloadTooLargeError",
-            method,
-            &url,
-            message,
-        )
-    })
+            format!("the request body is larger than {limit} bytes"),
+        ),
+        Ok(Err(error)) => (
+            StatusCode::BAD_REQUEST,
+            "InputError",
+            format!("the request body could not be read: {error}"),
+        ),
+        Err(_) => (
+            StatusCode::REQUEST_TIMEOUT,
+            "RequestTimeoutError",
+            format!(
+                "the request body did not arrive within {} s",
+                timeout.as_secs_f32()
+            ),
+        ),
+    };
+    Err(plugin_error(status, name, method, &url, message))
+}
+
+/// Whether reading a body failed because it passed the limit.
+fn is_too_large(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = source {
+        if current.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = current.source();
+    }
+    false
 }
 
 fn timed_out(state: &HttpState, plugin_id: &str, method: &str, url: &str) -> Response {
