@@ -42,7 +42,8 @@ enum Command {
         load: LoadArgs,
         /// Initialize, shut down at once, and print the startup report as
         /// JSON (with the process's thread count before loading and after
-        /// stopping); exit non-zero if the start failed.
+        /// stopping); exit non-zero if the start failed or a plugin file
+        /// was refused.
         #[arg(long)]
         once: bool,
         /// Where to serve HTTP [default: backend.listen.host and port, else
@@ -368,7 +369,7 @@ fn start(
 struct Outcome {
     ok: bool,
     report: Option<StartupReport>,
-    /// Why it did not start, when it did not get as far as a report.
+    /// Why it did not start, or which plugin files were refused.
     problems: Vec<String>,
     stop_failures: Vec<String>,
 }
@@ -399,6 +400,18 @@ async fn run_backend(backend: LoadedBackend, once: bool) -> anyhow::Result<Outco
         }
     };
     let report = running.report().clone();
+    let refused: Vec<String> = running
+        .reports()
+        .iter()
+        .filter(|library| library.is_refused())
+        .map(LibraryReport::status_line)
+        .collect();
+    if !refused.is_empty() {
+        tracing::warn!(
+            refused = refused.len(),
+            "some plugin files were refused; see above"
+        );
+    }
     if !once {
         let plugins = report.plugins.len();
         tracing::info!(plugins, "greenroom started; stop it with Ctrl-C or SIGTERM");
@@ -414,9 +427,9 @@ async fn run_backend(backend: LoadedBackend, once: bool) -> anyhow::Result<Outco
     let stop_failures = running.stop().await;
     tracing::info!(failures = stop_failures.len(), "stopped");
     Ok(Outcome {
-        ok: stop_failures.is_empty(),
+        ok: stop_failures.is_empty() && refused.is_empty(),
         report: once.then_some(report),
-        problems: Vec::new(),
+        problems: refused,
         stop_failures,
     })
 }

@@ -411,7 +411,7 @@ fn a_second_file_declaring_the_same_plugin_is_refused_naming_the_first() {
         &table,
         &second,
         &format!(
-            "plugin `minimal` is already provided by {first}, which loaded first (files load in \
+            "plugin `minimal` is already provided by {first}, which comes first (files are taken in \
              name order); remove one of the two files"
         ),
     );
@@ -610,4 +610,40 @@ fn a_damaged_dynamic_section_is_refused_before_the_loader_trusts_it() {
             ),
         );
     }
+}
+
+#[test]
+fn a_file_refused_after_its_check_gives_up_the_ids_it_declared() {
+    let dir = scratch("released-ids");
+    // Declares `minimal` like the good fixture and one more plugin its
+    // registration does not register, so it is refused after claiming its
+    // ids; it comes first in name order.
+    let stale = write(&dir, "a-stale.so", &with_declared_line(b"plugin extra\n"));
+    let good = copy_fixture("minimal", &dir, "b-minimal.so");
+
+    let table = check_refusing(&dir, &good);
+
+    assert_refused(
+        &table,
+        &stale,
+        "the library registers plugin `minimal` but its declaration lists plugin `extra`, plugin \
+         `minimal`; rebuild it with greenroom_sdk::export!",
+    );
+}
+
+/// The minimal fixture with `line` added to its declaration.
+fn with_declared_line(line: &[u8]) -> Vec<u8> {
+    const MAGIC: &[u8] = b"greenroom-decl\0\x01";
+    let mut bytes = std::fs::read(fixture("minimal")).expect("the fixture is readable");
+    let start = bytes
+        .windows(MAGIC.len())
+        .position(|window| window == MAGIC)
+        .expect("the fixture has a declaration");
+    let length_at = start + MAGIC.len();
+    let length = u32::from_le_bytes(bytes[length_at..length_at + 4].try_into().unwrap()) as usize;
+    let text_end = length_at + 4 + length;
+    bytes[text_end..text_end + line.len()].copy_from_slice(line);
+    let new_length = (length + line.len()) as u32;
+    bytes[length_at..length_at + 4].copy_from_slice(&new_length.to_le_bytes());
+    bytes
 }

@@ -25,7 +25,7 @@ impl Claims {
         for id in &ids {
             if let Some(first) = self.owners.get(id) {
                 return Err(format!(
-                    "{id} is already provided by {first}, which loaded first (files load in \
+                    "{id} is already provided by {first}, which comes first (files are taken in \
                      name order); remove one of the two files"
                 ));
             }
@@ -34,6 +34,13 @@ impl Claims {
             self.owners.insert(id, owner.to_owned());
         }
         Ok(())
+    }
+
+    /// Gives up the ids of a library that was refused after claiming them.
+    pub(crate) fn release(&mut self, ids: &[String]) {
+        for id in ids {
+            self.owners.remove(id);
+        }
     }
 }
 
@@ -156,7 +163,7 @@ pub(super) fn start_file(
         return (report, None);
     }
     let ids = ids_of(&declaration.plugins, &declaration.modules);
-    if let Err(reason) = claims.claim(ids, path) {
+    if let Err(reason) = claims.claim(ids.clone(), path) {
         report.status = Status::Refused {
             stage: Stage::Check,
             reason,
@@ -167,6 +174,9 @@ pub(super) fn start_file(
     let loaded = match load::load(checked, private) {
         Ok(loaded) => loaded,
         Err(error) => {
+            // A library that did not load provides nothing: a later file
+            // may provide its ids.
+            claims.release(&ids);
             report.status = Status::Refused {
                 stage: Stage::Load,
                 reason: error.to_string(),
@@ -185,6 +195,7 @@ pub(super) fn start_file(
             (report, Some(library))
         }
         Err(error) => {
+            claims.release(&ids);
             report.status = Status::Refused {
                 stage: Stage::Register,
                 reason: error.to_string(),
