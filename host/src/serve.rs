@@ -21,7 +21,7 @@ use std::{
 use axum::{
     Json, Router,
     extract::State,
-    http::StatusCode,
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{any, get},
 };
@@ -143,14 +143,20 @@ async fn readiness(State(state): State<Arc<HttpState>>) -> Response {
     (status, Json(body)).into_response()
 }
 
-async fn instance(State(state): State<Arc<HttpState>>) -> Json<serde_json::Value> {
-    Json(
-        state
-            .instance
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone(),
-    )
+async fn instance(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
+    if let Err(refusal) = state.options.auth.authorize_host(&headers) {
+        let body = serde_json::json!({
+            "error": { "name": refusal.name, "message": refusal.message },
+            "request": { "method": "GET", "url": "/.greenroom/v1/instance" },
+            "response": { "statusCode": refusal.status.as_u16() },
+        });
+        return (refusal.status, Json(body)).into_response();
+    }
+    let instance = state
+        .instance
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    Json(instance.clone()).into_response()
 }
 
 /// Marks the host as stopping (new plugin requests get 503, readiness

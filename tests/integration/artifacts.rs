@@ -260,6 +260,15 @@ pub(crate) fn load_orders(count: usize) -> Vec<Vec<usize>> {
 /// Panics when the server cannot be reached or does not answer within
 /// [`DEADLINE`].
 pub(crate) fn http_get(address: std::net::SocketAddr, path: &str) -> (u16, String) {
+    http_get_as(address, path, None)
+}
+
+/// Sends `GET path` to `address`, with `token` as a bearer credential.
+pub(crate) fn http_get_as(
+    address: std::net::SocketAddr,
+    path: &str,
+    token: Option<&str>,
+) -> (u16, String) {
     use std::io::Write as _;
 
     let mut stream = std::net::TcpStream::connect(address)
@@ -267,9 +276,12 @@ pub(crate) fn http_get(address: std::net::SocketAddr, path: &str) -> (u16, Strin
     stream
         .set_read_timeout(Some(DEADLINE))
         .expect("a read timeout can be set");
+    let authorization = token
+        .map(|token| format!("Authorization: Bearer {token}\r\n"))
+        .unwrap_or_default();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\n{authorization}Connection: close\r\n\r\n"
     )
     .expect("the request can be sent");
     let mut response = String::new();

@@ -177,6 +177,17 @@ fn a_request_reaches_the_plugin_with_its_query_headers_and_body() {
             (&json!("GET"), &json!("/echo?x=1&y=2"), &json!(0))
         );
         assert_eq!(echoed_header(&echo, "x-raw"), [0xff, 0xfe, 0x41]);
+        let names: Vec<&str> = echo["headers"]
+            .as_array()
+            .expect("headers are a list")
+            .iter()
+            .filter_map(|pair| pair[0].as_str())
+            .collect();
+        assert!(
+            !names.contains(&"authorization"),
+            "the host token reached the plugin: {names:?}"
+        );
+        assert_eq!(echoed_header(&echo, "x-greenroom-subject"), b"tester");
 
         let post = request(
             Method::POST,
@@ -190,6 +201,29 @@ fn a_request_reaches_the_plugin_with_its_query_headers_and_body() {
             (&echo["method"], &echo["uri"], &echo["body_length"]),
             (&json!("POST"), &json!("/echo"), &json!(1000))
         );
+        stop(running).await;
+    });
+}
+
+#[test]
+fn the_plugin_gets_the_path_as_the_client_encoded_it() {
+    runtime().block_on(async {
+        let running = start(web_backend("http-encoded", options(|_| {}))).await;
+        let router = running.router();
+
+        for (sent, received) in [
+            ("/api/web/echo/a%2Fb?x=1", "/echo/a%2Fb?x=1"),
+            ("/api/web/echo/%2541", "/echo/%2541"),
+            ("/api/web/echo/a%3Fb=c?orig=1", "/echo/a%3Fb=c?orig=1"),
+            ("/api/web/echo/with%20space", "/echo/with%20space"),
+        ] {
+            let (status, echo) = call_json(&router, get(sent)).await;
+            assert_eq!(
+                (status, &echo["uri"]),
+                (StatusCode::OK, &json!(received)),
+                "{sent}"
+            );
+        }
         stop(running).await;
     });
 }
@@ -434,7 +468,15 @@ fn health_endpoints_report_the_host_and_its_plugins() {
 fn the_instance_endpoint_lists_libraries_and_the_startup_report() {
     runtime().block_on(async {
         let running = start(web_backend("http-instance", options(|_| {}))).await;
-        let instance = request(Method::GET, "/.greenroom/v1/instance", None, Vec::new());
+        let anonymous = request(Method::GET, "/.greenroom/v1/instance", None, Vec::new());
+        let (status, _) = call_json(&running.router(), anonymous).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let instance = request(
+            Method::GET,
+            "/.greenroom/v1/instance",
+            Some(WEB_TOKEN),
+            Vec::new(),
+        );
         let (status, body) = call_json(&running.router(), instance).await;
         assert_eq!(status, StatusCode::OK);
 

@@ -103,6 +103,32 @@ impl AuthPolicy {
     }
 }
 
+impl AuthPolicy {
+    /// Decides whether a request may read the host's own reports (the
+    /// instance endpoint): any known token, or an open policy.
+    pub(crate) fn authorize_host(&self, headers: &HeaderMap) -> Result<Caller, Refusal> {
+        if self.open {
+            return Ok(Caller::Anyone);
+        }
+        let refusal = |message: &str| Refusal {
+            status: StatusCode::UNAUTHORIZED,
+            name: "AuthenticationError",
+            message: message.to_string(),
+        };
+        let presented = bearer(headers).ok_or_else(|| {
+            refusal(
+                "the instance report needs a credential: send `Authorization: Bearer <token>` \
+                 with a token from backend.auth.externalAccess",
+            )
+        })?;
+        self.tokens
+            .iter()
+            .find(|token| same(token.token.as_bytes(), presented))
+            .map(|token| Caller::Subject(token.subject.clone()))
+            .ok_or_else(|| refusal("the bearer token is not one this host knows"))
+    }
+}
+
 /// Whether `path` is `prefix` itself or below it.
 fn is_below(path: &str, prefix: &str) -> bool {
     let prefix = prefix.trim_end_matches('/');

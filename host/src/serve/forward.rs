@@ -30,13 +30,20 @@ pub(super) async fn plugin_root(
     forward(&state, &plugin_id, "", request).await
 }
 
-/// Anything below `/api/<pluginId>/`.
+/// Anything below `/api/<pluginId>/`. The plugin gets the path as the
+/// client sent it, percent-encoding intact, so that `a%2Fb` stays one
+/// segment and nothing is decoded twice.
 pub(super) async fn plugin_path(
     State(state): State<Arc<HttpState>>,
-    Path((plugin_id, rest)): Path<(String, String)>,
+    Path((plugin_id, _decoded)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    forward(&state, &plugin_id, &rest, request).await
+    let raw = request.uri().path().to_string();
+    let rest = raw
+        .strip_prefix("/api/")
+        .and_then(|below| below.split_once('/'))
+        .map_or("", |(_, rest)| rest);
+    forward(&state, &plugin_id, rest, request).await
 }
 
 /// Paths the host does not serve.
@@ -92,12 +99,14 @@ async fn forward(state: &HttpState, plugin_id: &str, rest: &str, request: Reques
         .options
         .auth
         .authorize(plugin_id, &path, open_paths, request.headers());
-    match authorized {
-        Ok(Caller::Subject(subject)) => {
-            tracing::debug!(plugin_id, %subject, "request with a static token");
-        }
-        Ok(Caller::Anyone) => {}
+    let caller = match authorized {
+        Ok(caller) => caller,
         Err(refusal) => return error(&request, refusal.status, refusal.name, refusal.message),
+    };
+    let mut request = request;
+    present_caller(&mut request, &caller);
+    if let Caller::Subject(subject) = &caller {
+        tracing::debug!(plugin_id, %subject, "request with a static token");
     }
 
     match route {
@@ -116,6 +125,23 @@ async fn forward(state: &HttpState, plugin_id: &str, rest: &str, request: Reques
         Route::Native(native) => forward_native(state, plugin_id, &path, &native, request).await,
         Route::Ready(Some(served)) => {
             forward_plugin(state, plugin_id, &path, &served, request).await
+        }
+    }
+}
+
+/// The header that tells a plugin which static token's subject called it.
+pub(crate) const SUBJECT_HEADER: &str = "x-greenroom-subject";
+
+/// Replaces the caller's credential with its subject: a host token is the
+/// host's to check, and plugins never see it; a subject header sent by the
+/// client itself is dropped.
+fn present_caller(request: &mut Request, caller: &Caller) {
+    let headers = request.headers_mut();
+    headers.remove(SUBJECT_HEADER);
+    if let Caller::Subject(subject) = caller {
+        headers.remove(axum::http::header::AUTHORIZATION);
+        if let Ok(value) = HeaderValue::from_str(subject) {
+            headers.insert(SUBJECT_HEADER, value);
         }
     }
 }

@@ -8,7 +8,7 @@ use greenroom_host::{Backend, config::ConfigLoader, reload::ConfigState};
 use serde_json::Value;
 
 use super::{plugins_dir_with, write};
-use crate::artifacts::{http_get, scratch};
+use crate::artifacts::{http_get, http_get_as, scratch};
 
 /// Far longer than any change takes to arrive; only a lost one reaches it.
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -37,8 +37,12 @@ fn replace(dir: &camino::Utf8Path, text: &str) {
 }
 
 fn config_text(interval: &str) -> String {
-    format!("configured:\n  token: t\n  refresh:\n    interval: {interval}\n")
+    format!("configured:\n  token: t\n  refresh:\n    interval: {interval}\n{READER}")
 }
+
+/// A static token that may read the instance report.
+const READER: &str = "backend:\n  auth:\n    externalAccess:\n      - type: static\n        \
+                      options:\n          token: reader-token\n          subject: reader\n";
 
 #[test]
 fn a_change_reaches_the_subscriber_and_a_broken_one_is_refused_keeping_the_old() {
@@ -92,7 +96,7 @@ fn a_change_reaches_the_subscriber_and_a_broken_one_is_refused_keeping_the_old()
     );
     assert_eq!(state.borrow().revision, 1);
     assert_eq!(seen()["interval"], 7.0);
-    let (_, instance) = http_get(address, "/.greenroom/v1/instance");
+    let (_, instance) = http_get_as(address, "/.greenroom/v1/instance", Some("reader-token"));
     let instance: Value = serde_json::from_str(&instance).unwrap();
     assert_eq!(instance["config"]["revision"], 1);
     assert_eq!(instance["config"]["refused"], refused.as_str());

@@ -6,7 +6,7 @@ use greenroom_host::{Backend, StartError, config::ConfigLoader};
 use serde_json::Value;
 
 use super::{assert_exit, greenroom_in, plugins_dir_with, stderr, stdout, write};
-use crate::artifacts::{Specimen, fixture, http_get, scratch, write_specimens};
+use crate::artifacts::{Specimen, fixture, http_get_as, scratch, write_specimens};
 
 /// The startup report `start --once` printed.
 pub(super) fn startup(output: &std::process::Output) -> Value {
@@ -263,7 +263,12 @@ fn assert_no_secret(what: &str, text: &str) {
 fn a_secret_from_the_environment_never_shows_in_output_errors_or_the_instance_endpoint() {
     let dir = scratch("config-start-secret");
     plugins_dir_with(&dir, &["configured"]);
-    write(&dir, "good.yaml", "configured:\n  token: ${TOKEN_VALUE}\n");
+    write(
+        &dir,
+        "good.yaml",
+        "configured:\n  token: ${TOKEN_VALUE}\nbackend:\n  auth:\n    externalAccess:\n      - \
+         type: static\n        options:\n          token: reader-token\n          subject: reader\n",
+    );
     write(
         &dir,
         "bad.yaml",
@@ -309,7 +314,7 @@ fn a_secret_from_the_environment_never_shows_in_output_errors_or_the_instance_en
     assert_no_secret("the start error", &error.to_string());
     let running = start("good.yaml").unwrap_or_else(|error| panic!("{error}"));
     let address = running.http_address().expect("the host listens");
-    let (status, instance) = http_get(address, "/.greenroom/v1/instance");
+    let (status, instance) = http_get_as(address, "/.greenroom/v1/instance", Some("reader-token"));
     assert_eq!(status, 200, "{instance}");
     assert!(instance.contains("\"configured\""), "{instance}");
     assert_no_secret("the instance endpoint", &instance);
