@@ -268,9 +268,16 @@ impl Backend {
         let mut reports = Vec::new();
         if let Some(dir) = &self.plugins_dir {
             let scan = discover::scan(dir)?;
+            if scan.files.is_empty() {
+                tracing::warn!(
+                    "no plugin files (*.{}) in {dir}; build and install some with cargo xtask \
+                     build-plugins",
+                    crate::platform::LIBRARY_EXTENSION
+                );
+            }
             files.extend(scan.files);
             reports.extend(scan.refused.into_iter().map(|error| {
-                LibraryReport::refused(dir.clone(), Stage::Discover, error.to_string())
+                LibraryReport::refused(error.entry(), Stage::Discover, error.to_string())
             }));
         }
         for file in &self.files {

@@ -136,6 +136,12 @@ pub enum CheckError {
     /// The declaration could not be read.
     #[error("the plugin declaration is unreadable: {0}; rebuild the plugin with greenroom-sdk")]
     Declaration(#[from] DeclarationError),
+    /// The declaration names an invalid or repeated id.
+    #[error("the plugin declaration is invalid: {reason}; rebuild the plugin with greenroom-sdk")]
+    DeclaredId {
+        /// What is wrong.
+        reason: String,
+    },
     /// The declaration is present but the root module is not.
     #[error(
         "the library declares plugins but exports no root module; build it with greenroom_sdk::export!"
@@ -179,6 +185,7 @@ pub fn check(path: &Utf8Path, options: &CheckOptions) -> Result<CheckedLibrary, 
 pub fn check_bytes(path: &Utf8Path, bytes: Vec<u8>) -> Result<CheckedLibrary, CheckError> {
     let sha256 = hex(&Sha256::digest(&bytes));
     let declaration = object_file::read_declaration(&bytes)?;
+    check_declared_ids(&declaration)?;
     let revision = select_revision(&declaration)?;
     Ok(CheckedLibrary {
         path: path.to_owned(),
@@ -187,6 +194,38 @@ pub fn check_bytes(path: &Utf8Path, bytes: Vec<u8>) -> Result<CheckedLibrary, Ch
         declaration,
         revision,
     })
+}
+
+/// Checks the ids a declaration names, before any code of the library runs:
+/// each must follow the naming rules and appear once.
+fn check_declared_ids(declaration: &ParsedDeclaration) -> Result<(), CheckError> {
+    let invalid = |error: crate::register::RegisterError| CheckError::DeclaredId {
+        reason: error.to_string(),
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for id in &declaration.plugins {
+        crate::register::PluginId::parse("plugin id", id).map_err(invalid)?;
+        if !seen.insert(format!("plugin `{id}`")) {
+            return Err(CheckError::DeclaredId {
+                reason: format!("plugin `{id}` is declared twice"),
+            });
+        }
+    }
+    for (plugin, module) in &declaration.modules {
+        crate::register::PluginId::parse("plugin id", plugin).map_err(invalid)?;
+        crate::register::PluginId::parse("module id", module).map_err(invalid)?;
+        if !seen.insert(format!("module `{plugin}/{module}`")) {
+            return Err(CheckError::DeclaredId {
+                reason: format!("module `{plugin}/{module}` is declared twice"),
+            });
+        }
+    }
+    if declaration.library.chars().any(char::is_control) {
+        return Err(CheckError::DeclaredId {
+            reason: "the library name holds control characters".to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// Reads a regular file of at most `limit` bytes, without blocking on
@@ -205,6 +244,11 @@ pub fn read_regular_file(path: &Utf8Path, limit: u64) -> Result<Vec<u8>, CheckEr
     }
 
     let file = platform::open_without_blocking(path.as_std_path()).map_err(|source| {
+        if platform::is_symlink_loop(&source) {
+            return CheckError::NotRegular {
+                kind: "a loop of symbolic links".to_string(),
+            };
+        }
         match std::fs::read_link(path) {
             Ok(target) if source.kind() == std::io::ErrorKind::NotFound => {
                 CheckError::DanglingLink {

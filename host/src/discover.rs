@@ -17,13 +17,14 @@ use crate::platform::LIBRARY_EXTENSION;
 pub enum DiscoverError {
     /// The directory could not be read.
     #[error(
-        "cannot read the plugins directory {path}: {source}; create it or pass another with --plugins"
+        "cannot read the plugins directory {path}: {error}; check that it is a readable \
+         directory, or pass another with --plugins"
     )]
     ReadDir {
         /// The directory.
         path: Utf8PathBuf,
         /// The operating system's error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The directory's path could not be made absolute, or is not UTF-8.
     #[error("cannot resolve the plugins directory {path}: {reason}")]
@@ -34,11 +35,21 @@ pub enum DiscoverError {
         reason: String,
     },
     /// An entry's name is not UTF-8.
-    #[error("{path}: the file name is not UTF-8; rename the file")]
+    #[error("the file name is not UTF-8; rename the file")]
     NotUtf8 {
         /// The path, with invalid bytes replaced.
         path: String,
     },
+}
+
+impl DiscoverError {
+    /// The entry the error is about, for a report's file column.
+    pub fn entry(&self) -> Utf8PathBuf {
+        match self {
+            Self::ReadDir { path, .. } | Self::Resolve { path, .. } => path.clone(),
+            Self::NotUtf8 { path } => Utf8PathBuf::from(path),
+        }
+    }
 }
 
 /// What a scan found: candidate files in load order, and entries refused.
@@ -61,16 +72,16 @@ pub fn scan(dir: &Utf8Path) -> Result<Scan, DiscoverError> {
     let entries = dir
         .as_std_path()
         .read_dir()
-        .map_err(|source| DiscoverError::ReadDir {
+        .map_err(|error| DiscoverError::ReadDir {
             path: dir.clone(),
-            source,
+            error,
         })?;
 
     let mut scan = Scan::default();
     for entry in entries {
-        let entry = entry.map_err(|source| DiscoverError::ReadDir {
+        let entry = entry.map_err(|error| DiscoverError::ReadDir {
             path: dir.clone(),
-            source,
+            error,
         })?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else {

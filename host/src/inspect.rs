@@ -49,7 +49,7 @@ pub fn inspect(
             let scan = discover::scan(target)?;
             files.extend(scan.files);
             reports.extend(scan.refused.into_iter().map(|error| {
-                LibraryReport::refused(target.clone(), Stage::Discover, error.to_string())
+                LibraryReport::refused(error.entry(), Stage::Discover, error.to_string())
             }));
         } else {
             files.push(discover::absolute(target)?);
@@ -143,8 +143,8 @@ fn probe(path: &Utf8Path, options: &InspectOptions) -> Result<LibraryReport, Str
 
     if let Some(signal) = platform::exit_signal(&status) {
         return Err(format!(
-            "crashed with {signal} while loading; the library's own code (a constructor or \
-             its registration) is broken: fix or remove it"
+            "crashed with {signal} while loading: a constructor in the library, its \
+             registration, or the dynamic loader on a damaged file; rebuild or remove it"
         ));
     }
     serde_json::from_str::<LibraryReport>(stdout.trim()).map_err(|_| {

@@ -43,20 +43,23 @@ static LOAD_LOCK: Mutex<()> = Mutex::new(());
 #[non_exhaustive]
 pub enum LoadError {
     /// The private directory could not be created.
-    #[error("cannot create the private directory {path}: {source}; set a writable --private-dir")]
+    #[error(
+        "cannot create the private directory {path}: {error}; choose a writable directory with \
+         --private-dir"
+    )]
     PrivateDir {
         /// The directory.
         path: Utf8PathBuf,
         /// The operating system's error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The private copy could not be written.
-    #[error("cannot write the private copy {path}: {source}")]
+    #[error("cannot write the private copy {path}: {error}")]
     Copy {
         /// The copy's path.
         path: Utf8PathBuf,
         /// The operating system's error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The dynamic loader refused the file.
     #[error("the dynamic loader refused the library: {reason}")]
@@ -96,14 +99,15 @@ impl PrivateDir {
     ///
     /// Returns an error when the directory cannot be created.
     pub fn create(base: &Utf8Path) -> Result<Self, LoadError> {
+        remove_abandoned(base);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.subsec_nanos());
         let path = base.join(format!("greenroom-{}-{nanos:09}", std::process::id()));
-        platform::create_private_dir(path.as_std_path()).map_err(|source| {
+        platform::create_private_dir(path.as_std_path()).map_err(|error| {
             LoadError::PrivateDir {
                 path: path.clone(),
-                source,
+                error,
             }
         })?;
         Ok(Self {
@@ -126,13 +130,36 @@ impl PrivateDir {
         let number = self.next.fetch_add(1, Ordering::Relaxed);
         let name = checked.path.file_name().unwrap_or("library");
         let path = self.path.join(format!("{number}-{name}"));
-        let copy_error = |source| LoadError::Copy {
+        let copy_error = |error| LoadError::Copy {
             path: path.clone(),
-            source,
+            error,
         };
         let mut file = platform::create_private_file(path.as_std_path()).map_err(copy_error)?;
         file.write_all(&checked.bytes).map_err(copy_error)?;
         Ok(path)
+    }
+}
+
+/// Removes private directories in `base` left by hosts that died before
+/// they could (a crash inside a library's constructor, say); only those
+/// whose process is gone, and only what this user may remove.
+fn remove_abandoned(base: &Utf8Path) {
+    let Ok(entries) = base.as_std_path().read_dir() else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|name| name.strip_prefix("greenroom-"))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if platform::process_is_gone(pid) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
@@ -281,11 +308,18 @@ fn init<M: abi_stable::library::RootModule>(
 /// Turns abi_stable's error into ours, keeping long reports out of sight.
 fn translate(error: LibraryError, copy: &Utf8Path) -> LoadError {
     match error {
-        LibraryError::OpenError { err, .. } => LoadError::Open {
-            reason: std::error::Error::source(&err)
+        LibraryError::OpenError { err, .. } => {
+            let mut reason = std::error::Error::source(&err)
                 .map_or_else(|| err.to_string(), |source| source.to_string())
-                .replace(copy.as_str(), "the private copy"),
-        },
+                .replace(copy.as_str(), "the private copy");
+            if reason.contains("failed to map segment") {
+                reason.push_str(
+                    " (is the private directory on a filesystem mounted noexec? choose another \
+                     with --private-dir)",
+                );
+            }
+            LoadError::Open { reason }
+        }
         LibraryError::AbiInstability(report) => {
             let report = report.to_string();
             tracing::debug!(%report, "full layout report");

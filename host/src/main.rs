@@ -548,8 +548,10 @@ fn seconds(text: &str) -> Result<Duration, String> {
     let value: f64 = text
         .parse()
         .map_err(|_| format!("`{text}` is not a number of seconds"))?;
-    if !(value > 0.0 && value <= 86_400.0) {
-        return Err(format!("`{text}` is not between 0 and 86400 seconds"));
+    if !(0.001..=86_400.0).contains(&value) {
+        return Err(format!(
+            "`{text}` is out of range: give at least 0.001 and at most 86400 seconds"
+        ));
     }
     Ok(Duration::from_secs_f64(value))
 }

@@ -180,3 +180,30 @@ pub fn thread_count() -> Option<usize> {
         None
     }
 }
+
+/// Whether the process `pid` has certainly ended (false where the platform
+/// cannot tell).
+pub fn process_is_gone(pid: u32) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        !Path::new(&format!("/proc/{pid}")).exists()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
+        false
+    }
+}
+
+/// Whether an error from opening a path says its symbolic links loop.
+pub fn is_symlink_loop(error: &io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        error.raw_os_error() == Some(libc::ELOOP)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = error;
+        false
+    }
+}

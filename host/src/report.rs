@@ -92,11 +92,31 @@ impl LibraryReport {
 
     /// The one-line (or, for layout refusals, few-line) status for people.
     pub fn status_line(&self) -> String {
+        let file = printable(self.file.as_str());
         match &self.status {
-            Status::Ok => format!("ok      {}", self.file),
-            Status::Refused { reason, .. } => format!("refused {}: {reason}", self.file),
-            Status::Excluded { reason } => format!("excluded {}: {reason}", self.file),
+            Status::Ok => format!("ok      {file}"),
+            Status::Refused { reason, .. } => format!("refused {file}: {reason}"),
+            Status::Excluded { reason } => format!("excluded {file}: {reason}"),
         }
+    }
+}
+
+/// Text from a file name or a declaration, with control characters escaped
+/// so that it cannot forge lines or colours in a report or a log.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
     }
 }
 
@@ -109,7 +129,7 @@ pub fn render_table(reports: &[LibraryReport]) -> String {
             report
                 .library
                 .as_ref()
-                .map(|name| format!("library {name}")),
+                .map(|name| format!("library {}", printable(name))),
             report
                 .interface
                 .as_ref()
@@ -220,4 +240,22 @@ pub fn render_plan(plan: &crate::resolve::Plan) -> String {
         let _ = writeln!(out, "warning: {warning}");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_cannot_forge_lines() {
+        let report = LibraryReport::refused(
+            "/p/x\nok      trusted.so\u{1b}[31m.so".into(),
+            Stage::Check,
+            "empty".to_string(),
+        );
+        assert_eq!(
+            report.status_line(),
+            "refused /p/x\\nok      trusted.so\\u{1b}[31m.so: empty"
+        );
+    }
 }

@@ -430,8 +430,8 @@ fn a_constructor_that_crashes_is_reported_by_inspect_which_goes_on() {
     assert_refused(
         &table,
         &crash,
-        "crashed with SIGSEGV while loading; the library's own code (a constructor or its \
-         registration) is broken: fix or remove it",
+        "crashed with SIGSEGV while loading: a constructor in the library, its registration, or \
+         the dynamic loader on a damaged file; rebuild or remove it",
     );
 }
 
@@ -646,4 +646,26 @@ fn with_declared_line(line: &[u8]) -> Vec<u8> {
     let new_length = (length + line.len()) as u32;
     bytes[length_at..length_at + 4].copy_from_slice(&new_length.to_le_bytes());
     bytes
+}
+
+#[test]
+fn invalid_or_repeated_declared_ids_are_refused_before_any_code_runs() {
+    let (dir, good) = dir_with_good_plugin("declared-ids");
+    let upper = write(&dir, "upper.so", &with_declared_line(b"plugin MINIMAL\n"));
+    let twice = write(&dir, "twice.so", &with_declared_line(b"plugin minimal\n"));
+
+    let table = check_refusing(&dir, &good);
+
+    assert_refused(
+        &table,
+        &upper,
+        "the plugin declaration is invalid: plugin id `MINIMAL` is not a valid id: use lowercase \
+         letters, digits and dashes, starting with a letter; rebuild the plugin with greenroom-sdk",
+    );
+    assert_refused(
+        &table,
+        &twice,
+        "the plugin declaration is invalid: plugin `minimal` is declared twice; rebuild the plugin \
+         with greenroom-sdk",
+    );
 }

@@ -42,12 +42,12 @@ pub enum StartError {
     #[error("cannot watch the configuration files: {0}")]
     Watch(#[from] WatchError),
     /// The HTTP server could not listen.
-    #[error("cannot listen on {address}: {source}; choose another address")]
+    #[error("cannot listen on {address}: {error}; choose another address")]
     Listen {
         /// The address.
         address: std::net::SocketAddr,
         /// The operating system's error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A plugin or module failed and the failure policy says abort; what
     /// did start has been shut down again.
@@ -263,7 +263,7 @@ impl LoadedBackend {
             let address = self.http.listen;
             let server = Server::start(http.clone())
                 .await
-                .map_err(|source| StartError::Listen { address, source })?;
+                .map_err(|error| StartError::Listen { address, error })?;
             Some(server)
         } else {
             None
