@@ -64,6 +64,8 @@ pub struct Backend {
     http: HttpOptions,
     listen: bool,
     routes: Vec<(String, axum::Router, Vec<String>)>,
+    clock: std::sync::Arc<dyn crate::services::Clock>,
+    endpoints: BTreeMap<String, String>,
 }
 
 impl Default for Backend {
@@ -92,7 +94,24 @@ impl Backend {
             http: HttpOptions::default(),
             listen: false,
             routes: Vec::new(),
+            clock: std::sync::Arc::new(crate::services::SystemClock::default()),
+            endpoints: BTreeMap::new(),
         }
+    }
+
+    /// Reads the time for the host's services (the cache's expiry) from
+    /// `clock`, such as a `ManualClock` a test moves.
+    pub fn clock(mut self, clock: std::sync::Arc<dyn crate::services::Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Tells plugins that `plugin_id`'s routes are reached at `url` rather
+    /// than on this host (discovery).
+    pub fn discovery_endpoint(mut self, plugin_id: &str, url: &str) -> Self {
+        self.endpoints
+            .insert(plugin_id.to_string(), url.to_string());
+        self
     }
 
     /// Serves an axum router linked into the host under `/api/<id>`, behind
@@ -319,6 +338,8 @@ pub fn host_services() -> Vec<HostService> {
         ("core.lifecycle", ServiceScope::Plugin),
         ("core.logger", ServiceScope::Plugin),
         ("core.plugin-metadata", ServiceScope::Plugin),
+        ("core.cache", ServiceScope::Plugin),
+        ("core.discovery", ServiceScope::Plugin),
     ]
     .into_iter()
     .map(|(id, scope)| HostService {

@@ -72,6 +72,29 @@ pub struct Features {
     pub config: Arc<PluginConfigs>,
     /// Where plugins' HTTP routes are published.
     pub routes: Arc<crate::serve::Routes>,
+    /// The core services the host provides: cache, discovery, clock.
+    pub core: CoreServices,
+}
+
+/// The core services every plugin reaches through its host handle.
+#[derive(Clone)]
+pub struct CoreServices {
+    /// The cache, one namespace per plugin.
+    pub cache: Arc<crate::services::Cache>,
+    /// Where each plugin's routes are reached.
+    pub discovery: Arc<crate::services::Discovery>,
+    /// Where the cache reads the time.
+    pub clock: Arc<dyn crate::services::Clock>,
+}
+
+impl Default for CoreServices {
+    fn default() -> Self {
+        Self {
+            cache: Arc::default(),
+            discovery: Arc::default(),
+            clock: Arc::new(crate::services::SystemClock::default()),
+        }
+    }
 }
 
 /// What initialization left running.
@@ -91,6 +114,7 @@ pub async fn initialize(plan: &Plan, features: Features, options: InitOptions) -
     let shared = Shared {
         services: Default::default(),
         routes: features.routes.clone(),
+        core: features.core.clone(),
     };
     shared
         .routes

@@ -21,5 +21,6 @@ pub mod reload;
 pub mod report;
 pub mod resolve;
 pub mod serve;
+pub mod services;
 
 pub use backend::{Backend, BackendError, LoadedBackend, RunningBackend, StartError};

@@ -8,6 +8,7 @@
 mod artifacts;
 mod bad_files;
 mod config;
+mod core_services;
 mod http;
 mod initialize;
 mod interface;

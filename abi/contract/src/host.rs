@@ -11,7 +11,7 @@
 
 use abi_stable::{
     StableAbi, sabi_trait,
-    std_types::{RArc, RBox, RResult, RString, RVec, Tuple2},
+    std_types::{RArc, RBox, ROption, RResult, RString, RVec, Tuple2},
     type_layout::TypeLayout,
 };
 use async_ffi::FfiFuture;
@@ -111,8 +111,22 @@ pub trait HostApi: Send + Sync + Clone {
     /// Calls `subscriber` with the plugin's new configuration each time the
     /// configuration changes while the host runs, passes every check, and
     /// alters the plugin's slice.
-    #[sabi(last_prefix_field)]
     fn on_config_change(&self, subscriber: ConfigSubscriberBox);
+
+    /// Reads `key` from the plugin's own cache namespace, unless it expired.
+    fn cache_get(&self, key: RString) -> ROption<RVec<u8>>;
+
+    /// Stores `value` under `key` in the plugin's cache namespace for
+    /// `ttl_ms` milliseconds.
+    fn cache_set(&self, key: RString, value: RVec<u8>, ttl_ms: u64);
+
+    /// Removes `key` from the plugin's cache namespace.
+    fn cache_delete(&self, key: RString);
+
+    /// The base URL at which plugin `plugin_id`'s routes are reached
+    /// (`http://host:port/api/<pluginId>` unless configured otherwise).
+    #[sabi(last_prefix_field)]
+    fn discovery_url(&self, plugin_id: RString) -> RString;
 }
 
 /// Where one value of a plugin's configuration came from.

@@ -76,6 +76,20 @@ impl Context {
             .on_config_change(ConfigSubscriber_TO::from_value(subscriber, TD_Opaque));
     }
 
+    /// The plugin's cache: one namespace per plugin, entries with a time to
+    /// live, kept by the host (so they survive the plugin's reloads).
+    pub fn cache(&self) -> Cache {
+        Cache {
+            host: self.host.clone(),
+        }
+    }
+
+    /// The base URL of plugin `plugin_id`'s routes, such as
+    /// `http://127.0.0.1:7007/api/catalog`.
+    pub fn discovery_url(&self, plugin_id: &str) -> String {
+        self.host.discovery_url(plugin_id.into()).into_string()
+    }
+
     /// Runs `hook` once this plugin and all its modules have initialized.
     /// An error it returns is logged; it does not fail the plugin.
     pub fn on_startup<F, Fut>(&self, hook: F)
@@ -177,6 +191,33 @@ where
         let config = Config::from_host(plugin_id.as_str(), config.as_str(), &origins);
         let callback = self.callback.clone();
         init::run_guarded(self.host.clone(), move || callback(config))
+    }
+}
+
+/// The plugin's namespace in the host's cache.
+#[derive(Clone)]
+pub struct Cache {
+    host: HostBox,
+}
+
+impl Cache {
+    /// The bytes under `key`, unless absent or expired.
+    pub fn get(&self, key: &str) -> Option<Vec<u8>> {
+        self.host
+            .cache_get(key.into())
+            .into_option()
+            .map(RVec::into_vec)
+    }
+
+    /// Stores `value` under `key` for `ttl`.
+    pub fn set(&self, key: &str, value: &[u8], ttl: std::time::Duration) {
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        self.host.cache_set(key.into(), RVec::from(value), ttl_ms);
+    }
+
+    /// Removes `key`.
+    pub fn delete(&self, key: &str) {
+        self.host.cache_delete(key.into());
     }
 }
 

@@ -19,6 +19,7 @@ use crate::{
     report::LibraryReport,
     resolve::{self, Node, Plan, Problem, Source},
     serve::{self, HttpOptions, HttpState, Phase, Server},
+    services::Discovery,
 };
 
 /// Why a loaded backend did not start.
@@ -107,6 +108,8 @@ pub struct LoadedBackend {
     http: HttpOptions,
     listen: bool,
     routes: Vec<(String, axum::Router, Vec<String>)>,
+    clock: Arc<dyn crate::services::Clock>,
+    endpoints: BTreeMap<String, String>,
 }
 
 impl LoadedBackend {
@@ -168,6 +171,8 @@ impl LoadedBackend {
             http: backend.http.clone(),
             listen: backend.listen,
             routes: backend.routes.clone(),
+            clock: backend.clock.clone(),
+            endpoints: backend.endpoints.clone(),
         }
     }
 
@@ -268,11 +273,21 @@ impl LoadedBackend {
         } else {
             None
         };
+        let listening = server.as_ref().map_or(self.http.listen, Server::address);
+        let core = initialize::CoreServices {
+            cache: Arc::default(),
+            discovery: Arc::new(Discovery {
+                base: format!("http://{listening}/api"),
+                endpoints: self.endpoints.clone(),
+            }),
+            clock: self.clock.clone(),
+        };
         let features = initialize::Features {
             roots,
             declared,
             config: self.configs.clone(),
             routes: http.routes.clone(),
+            core,
         };
         let initialized = initialize::initialize(&plan, features, self.init.clone()).await;
         http.set_instance(instance(&self.reports, Some(&initialized.report)));

@@ -9,7 +9,7 @@ use std::{
 use abi_stable::{
     abi_stability::abi_checking::check_layout_compatibility,
     sabi_trait::TD_Opaque,
-    std_types::{RArc, RResult, RString, RVec},
+    std_types::{RArc, ROption, RResult, RString, RVec},
 };
 use greenroom_contract::{
     ConfigOrigin, ConfigSubscriberBox, ErrorCode, HookBox, HostApi, HostApi_TO, HostBox, LayoutRef,
@@ -69,6 +69,7 @@ pub(crate) struct Feature {
 pub(crate) struct Shared {
     pub(crate) services: SharedServices,
     pub(crate) routes: Arc<Routes>,
+    pub(crate) core: super::CoreServices,
 }
 
 #[derive(Clone)]
@@ -184,6 +185,37 @@ impl HostApi for FeatureHost {
         feature
             .config
             .subscribe(feature.node.clone(), subscriber, feature.span.clone());
+    }
+
+    fn cache_get(&self, key: RString) -> ROption<RVec<u8>> {
+        let core = &self.shared.core;
+        core.cache
+            .get(
+                self.feature.node.plugin_id().as_str(),
+                &key,
+                core.clock.now(),
+            )
+            .map(RVec::from)
+            .into()
+    }
+
+    fn cache_set(&self, key: RString, value: RVec<u8>, ttl_ms: u64) {
+        let core = &self.shared.core;
+        let ttl = std::time::Duration::from_millis(ttl_ms);
+        let plugin_id = self.feature.node.plugin_id().as_str();
+        core.cache
+            .set(plugin_id, &key, value.into_vec(), core.clock.now(), ttl);
+    }
+
+    fn cache_delete(&self, key: RString) {
+        self.shared
+            .core
+            .cache
+            .delete(self.feature.node.plugin_id().as_str(), &key);
+    }
+
+    fn discovery_url(&self, plugin_id: RString) -> RString {
+        self.shared.core.discovery.url(&plugin_id).into()
     }
 }
 

@@ -1,0 +1,137 @@
+//! The core services a plugin reaches through the host: the cache (per
+//! plugin, with expiry on a clock the test moves) and discovery.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    body::Body,
+    http::{Request, header::AUTHORIZATION},
+};
+use greenroom_host::{
+    Backend,
+    serve::{AuthPolicy, HttpOptions, StaticToken},
+    services::ManualClock,
+};
+use tower::ServiceExt as _;
+
+use crate::artifacts::{fixture, scratch};
+
+const TOKEN: &str = "core-services-token";
+
+fn backend(test: &str, clock: Arc<ManualClock>) -> Backend {
+    let auth = AuthPolicy {
+        open: false,
+        tokens: vec![StaticToken {
+            token: TOKEN.to_string(),
+            subject: "test".to_string(),
+            plugins: None,
+        }],
+    };
+    Backend::new()
+        .no_plugins_dir()
+        .private_dir(scratch(test))
+        .file(fixture("web"))
+        .http_options(HttpOptions {
+            auth,
+            ..HttpOptions::default()
+        })
+        .clock(clock)
+}
+
+async fn call(router: &axum::Router, method: &str, uri: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::from(body.to_vec()))
+        .expect("the request is valid");
+    let response = router
+        .clone()
+        .oneshot(request)
+        .await
+        .unwrap_or_else(|never| match never {});
+    let status = response.status().as_u16();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, body.to_vec())
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_cached_value_expires_on_the_hosts_clock_and_outlives_a_restart() {
+    runtime().block_on(async {
+        let clock = Arc::new(ManualClock::default());
+        let mut running = backend("core-cache", clock.clone())
+            .load()
+            .unwrap()
+            .start()
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        let router = running.router();
+
+        assert_eq!(
+            call(
+                &router,
+                "PUT",
+                "/api/web/cache/greeting?ttl_ms=10000",
+                b"hello"
+            )
+            .await
+            .0,
+            204
+        );
+        assert_eq!(
+            call(&router, "GET", "/api/web/cache/greeting", b"").await,
+            (200, b"hello".to_vec())
+        );
+
+        running
+            .restart_plugin("web")
+            .await
+            .expect("the plugin restarts");
+        let router = running.router();
+        clock.advance(Duration::from_millis(9_999));
+        assert_eq!(
+            call(&router, "GET", "/api/web/cache/greeting", b"").await,
+            (200, b"hello".to_vec())
+        );
+        clock.advance(Duration::from_millis(1));
+        assert_eq!(
+            call(&router, "GET", "/api/web/cache/greeting", b"").await.0,
+            404
+        );
+        assert_eq!(running.stop().await, Vec::<String>::new());
+    });
+}
+
+#[test]
+fn discovery_gives_the_hosts_base_or_a_configured_endpoint() {
+    runtime().block_on(async {
+        let running = backend("core-discovery", Arc::default())
+            .discovery_endpoint("search", "https://search.example/api/search")
+            .load()
+            .unwrap()
+            .start()
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        let router = running.router();
+
+        assert_eq!(
+            call(&router, "GET", "/api/web/discovery/catalog", b"").await,
+            (200, b"http://127.0.0.1:7007/api/catalog".to_vec())
+        );
+        assert_eq!(
+            call(&router, "GET", "/api/web/discovery/search", b"").await,
+            (200, b"https://search.example/api/search".to_vec())
+        );
+        running.stop().await;
+    });
+}
