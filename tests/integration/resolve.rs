@@ -20,8 +20,10 @@ use crate::{
 use Specimen::{Module, Plugin};
 
 /// The providers every plan lists first: the host's own services.
-const HOST_PROVIDERS: [&str; 4] = [
+const HOST_PROVIDERS: [&str; 6] = [
+    "service `core.cache` 1.0.0: the host",
     "service `core.config` 1.0.0: the host",
+    "service `core.discovery` 1.0.0: the host",
     "service `core.lifecycle` 1.0.0: the host",
     "service `core.logger` 1.0.0: the host",
     "service `core.plugin-metadata` 1.0.0: the host",
