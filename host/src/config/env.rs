@@ -14,13 +14,15 @@
 //! the key) and taken as a string when it is not JSON. Overrides apply after
 //! every file, in the order of the variables' names. Every value set this
 //! way is secret: it is never shown in messages or printed configuration.
+//! The keys and the value together nest at most [`MAX_DEPTH`] levels deep,
+//! as in files.
 
 use std::collections::BTreeMap;
 
 use super::{
     error::ConfigError,
     key::{KeyPath, Segment},
-    tree::{Node, Origin, Value},
+    tree::{MAX_DEPTH, Node, Origin, Value},
 };
 
 /// The prefix of environment variables that set one configuration key.
@@ -35,11 +37,12 @@ pub(crate) fn overrides(env: &BTreeMap<String, String>) -> (Vec<Node>, Vec<Confi
         let Some(suffix) = variable.strip_prefix(OVERRIDE_PREFIX) else {
             continue;
         };
-        match key_of(suffix) {
-            Ok(keys) => layers.push(layer(variable, &keys, text)),
+        let keys = key_of(suffix).map_err(str::to_string);
+        match keys.and_then(|keys| layer(variable, &keys, text)) {
+            Ok(layer) => layers.push(layer),
             Err(reason) => errors.push(ConfigError::Override {
                 variable: variable.clone(),
-                reason: reason.to_string(),
+                reason,
             }),
         }
     }
@@ -70,15 +73,40 @@ fn key_of(suffix: &str) -> Result<Vec<String>, &'static str> {
     Ok(keys)
 }
 
-/// A tree holding only `keys` set to the parsed `text`, all secret.
-fn layer(variable: &str, keys: &[String], text: &str) -> Node {
+/// A tree holding only `keys` set to the parsed `text`, all secret; an
+/// error when it would nest past [`MAX_DEPTH`].
+fn layer(variable: &str, keys: &[String], text: &str) -> Result<Node, String> {
     let origin = Origin::variable(variable);
     let json = serde_json::from_str(text).unwrap_or(serde_json::Value::String(text.to_string()));
+    let depth = keys.len().saturating_add(json_depth(&json));
+    if depth > MAX_DEPTH {
+        return Err(format!(
+            "its keys and value nest {depth} levels deep, more than the {MAX_DEPTH} the \
+             configuration may; use fewer keys or a flatter value"
+        ));
+    }
     let mut node = Node::from_json(&json, &origin).into_secret();
     for key in keys.iter().rev() {
         node = Node::new(Value::Map(vec![(key.clone(), node)]), origin.clone());
     }
-    node
+    Ok(node)
+}
+
+/// How many arrays and objects nest inside one another in `json`, found
+/// without recursion.
+fn json_depth(json: &serde_json::Value) -> usize {
+    let mut deepest = 0;
+    let mut open = vec![(json, 0)];
+    while let Some((value, above)) = open.pop() {
+        let children: Vec<&serde_json::Value> = match value {
+            serde_json::Value::Array(items) => items.iter().collect(),
+            serde_json::Value::Object(entries) => entries.values().collect(),
+            _ => continue,
+        };
+        deepest = deepest.max(above + 1);
+        open.extend(children.into_iter().map(|child| (child, above + 1)));
+    }
+    deepest
 }
 
 /// The variable that would set `path`, for messages about missing keys.
@@ -163,6 +191,28 @@ mod tests {
             port.origin.to_string(),
             "environment variable GREENROOM_CONFIG_a_port"
         );
+    }
+
+    #[test]
+    fn overrides_nesting_too_deeply_are_refused() {
+        let deep = format!("GREENROOM_CONFIG_{}", vec!["k"; 100_000].join("_"));
+        let value = format!("{}1{}", "[".repeat(20), "]".repeat(20));
+        let (layers, errors) = overrides(&env(&[
+            (&deep, "1"),
+            ("GREENROOM_CONFIG_a_b", &value),
+            ("GREENROOM_CONFIG_c", "{\"d\": [1]}"),
+        ]));
+        assert_eq!(layers.len(), 2);
+        assert_eq!(layers[1].to_json(), serde_json::json!({"c": {"d": [1]}}));
+        let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            messages,
+            [format!(
+                "environment variable {deep}: its keys and value nest 100000 levels deep, more \
+                 than the 128 the configuration may; use fewer keys or a flatter value"
+            )]
+        );
+        assert_eq!(json_depth(&serde_json::json!([[1], {"a": [[2]]}])), 4);
     }
 
     #[test]

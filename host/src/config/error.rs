@@ -22,6 +22,29 @@ pub enum ConfigError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// A configuration file (or a file named by `$file` or `$include`) is
+    /// not a regular file, is too large, is not UTF-8, or would take the
+    /// load past its limits.
+    #[error("cannot read {path}: {reason}")]
+    Unreadable {
+        /// The file.
+        path: Utf8PathBuf,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// A file nests mappings and lists too deeply.
+    #[error(
+        "{path}:{line}: mappings and lists nest more than {limit} levels deep here (counted \
+         from the top of the configuration); flatten them"
+    )]
+    TooDeep {
+        /// The file.
+        path: Utf8PathBuf,
+        /// The line, from 1, where the first level past the limit starts.
+        line: usize,
+        /// The most levels allowed.
+        limit: usize,
+    },
     /// A file is not valid YAML.
     #[error("{path}:{line}:{column}: invalid YAML: {reason}; fix the syntax there")]
     Syntax {

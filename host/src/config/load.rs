@@ -9,11 +9,21 @@
 //! Missing ones are skipped. Files given with `--config` replace them all,
 //! must exist, and the last one wins. Overrides from the environment (see
 //! [`super::env`]) come last and win over every file.
+//!
+//! Loading has limits, so that no file can hang it, crash it or make it
+//! take minutes or gigabytes: every file (including those named by
+//! `$include` and `$file`) must be a regular file of at most 16 MiB; one
+//! load reads at most 1000 files and 64 MiB and holds at most a million
+//! keys and values (see [`read`]); and mappings and lists nest at most 128
+//! levels deep.
+
+pub(super) mod read;
 
 use std::collections::BTreeMap;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
+use self::read::{Budget, Unreadable};
 use super::{
     access::Config,
     env,
@@ -131,14 +141,16 @@ impl ConfigLoader {
     ///
     /// # Errors
     ///
-    /// Returns every error found in every file and variable (unreadable or
-    /// malformed files, unset variables, bad `$include`s, overrides naming
-    /// no key); a partly loaded configuration is never returned.
+    /// Returns every error found in every file and variable (unreadable,
+    /// malformed or too large files, unset variables, bad `$include`s,
+    /// overrides naming no key); a partly loaded configuration is never
+    /// returned.
     pub fn load(&self) -> Result<Config, ConfigErrors> {
         let mut errors = Vec::new();
         let mut layers = Vec::new();
+        let mut budget = Budget::default();
         for file in self.files() {
-            match self.read(&file) {
+            match self.read(&file, &mut budget) {
                 Ok(Some(layer)) => layers.push(layer),
                 Ok(None) => tracing::debug!(file = %file.path, "no configuration file here"),
                 Err(found) => errors.extend(found),
@@ -158,22 +170,18 @@ impl ConfigLoader {
 
     /// One file with its dynamic values resolved; `None` when an optional
     /// file does not exist.
-    fn read(&self, file: &ConfigFile) -> Result<Option<Node>, Vec<ConfigError>> {
-        let text = match std::fs::read_to_string(&file.path) {
+    fn read(
+        &self,
+        file: &ConfigFile,
+        budget: &mut Budget,
+    ) -> Result<Option<Node>, Vec<ConfigError>> {
+        let text = match budget.read(&file.path) {
             Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound && !file.required => {
-                return Ok(None);
-            }
-            Err(source) => {
-                return Err(vec![ConfigError::Read {
-                    path: file.path.clone(),
-                    source,
-                }]);
-            }
+            Err(problem) => return unread(file, problem),
         };
-        let node = yaml::parse(&text, &file.path).map_err(|error| vec![error])?;
+        let node = yaml::parse_within(&text, &file.path, 0, budget).map_err(|error| vec![error])?;
 
-        let mut substitution = Substitution::new(&self.env);
+        let mut substitution = Substitution::new(&self.env, budget);
         let node = substitution.resolve_file(node, &file.path, &KeyPath::default());
         if !substitution.errors.is_empty() {
             return Err(substitution.errors);
@@ -181,6 +189,24 @@ impl ConfigLoader {
         top_level_mapping(node, &file.path)
             .map(Some)
             .map_err(|error| vec![error])
+    }
+}
+
+/// What a file that cannot be read gives: nothing when it is an optional
+/// file that does not exist, else its error (none when a limit of the load
+/// was reached, which is reported already).
+fn unread(file: &ConfigFile, problem: Unreadable) -> Result<Option<Node>, Vec<ConfigError>> {
+    let path = file.path.clone();
+    match problem {
+        Unreadable::Io(error) if error.kind() == std::io::ErrorKind::NotFound && !file.required => {
+            Ok(None)
+        }
+        Unreadable::Io(source) => Err(vec![ConfigError::Read { path, source }]),
+        Unreadable::Exhausted => Err(Vec::new()),
+        problem => {
+            let reason = problem.to_string();
+            Err(vec![ConfigError::Unreadable { path, reason }])
+        }
     }
 }
 

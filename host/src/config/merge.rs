@@ -3,6 +3,11 @@
 //!
 //! Every value keeps the origin of the layer that wrote it, so the merged
 //! tree still says which file (or variable) and line each value came from.
+//!
+//! Keys are found through an index, so merging takes time in proportion to
+//! the number of keys, however many there are.
+
+use std::collections::HashMap;
 
 use super::tree::{Node, Value};
 
@@ -33,25 +38,37 @@ pub(crate) fn merge(base: Node, overlay: Node) -> Node {
 }
 
 fn merge_entries(
-    mut entries: Vec<(String, Node)>,
+    entries: Vec<(String, Node)>,
     overlay: Vec<(String, Node)>,
 ) -> Vec<(String, Node)> {
+    // A removed key leaves an empty slot, so that positions stay valid.
+    let mut slots: Vec<Option<(String, Node)>> = Vec::with_capacity(entries.len() + overlay.len());
+    let mut positions: HashMap<String, usize> = HashMap::with_capacity(slots.capacity());
+    for (key, node) in entries {
+        positions.insert(key.clone(), slots.len());
+        slots.push(Some((key, node)));
+    }
     for (key, node) in overlay {
-        let position = entries.iter().position(|(name, _)| *name == key);
-        match (position, node.value) {
+        match (positions.get(&key).copied(), node.value) {
             (Some(position), Value::Null) => {
-                entries.remove(position);
+                slots[position] = None;
+                positions.remove(&key);
             }
             (None, Value::Null) => {}
             (Some(position), value) => {
                 let overlay = Node { value, ..node };
-                let base = std::mem::replace(&mut entries[position].1, placeholder(&overlay));
-                entries[position].1 = merge(base, overlay);
+                if let Some((_, base)) = &mut slots[position] {
+                    let old = std::mem::replace(base, placeholder(&overlay));
+                    *base = merge(old, overlay);
+                }
             }
-            (None, value) => entries.push((key, Node { value, ..node })),
+            (None, value) => {
+                positions.insert(key.clone(), slots.len());
+                slots.push(Some((key, Node { value, ..node })));
+            }
         }
     }
-    entries
+    slots.into_iter().flatten().collect()
 }
 
 fn placeholder(like: &Node) -> Node {
@@ -111,6 +128,39 @@ mod tests {
     fn null_in_one_layer_means_absent() {
         let node = merged("a: ~\nb: [1, null]\n", "c: 1\n");
         assert_eq!(node.to_json(), serde_json::json!({"b": [1, null], "c": 1}));
+    }
+
+    #[test]
+    fn a_removed_key_written_again_comes_last() {
+        let base = layer("a: 1\nb: 2\nc: 3\n", "base.yaml");
+        let removed = merge(base, layer("b: null\n", "one.yaml"));
+        let node = merge(removed, layer("b: 4\na: 5\n", "two.yaml"));
+        assert_eq!(node.to_json(), serde_json::json!({"a": 5, "c": 3, "b": 4}));
+        let Value::Map(entries) = &node.value else {
+            panic!("a mapping");
+        };
+        let keys: Vec<&str> = entries.iter().map(|(key, _)| key.as_str()).collect();
+        assert_eq!(keys, ["a", "c", "b"]);
+    }
+
+    #[test]
+    fn layers_of_many_keys_merge() {
+        let keys = 20_000;
+        let base: String = (0..keys).map(|n| format!("k{n}: {{a: {n}}}\n")).collect();
+        let overlay: String = (0..keys)
+            .rev()
+            .map(|n| format!("k{n}: {{b: {n}}}\n"))
+            .collect();
+        let node = merged(&base, &overlay);
+        let Value::Map(entries) = &node.value else {
+            panic!("a mapping");
+        };
+        assert_eq!(entries.len(), keys);
+        assert_eq!(entries[0].0, "k0");
+        assert_eq!(
+            node.get("k19999").map(Node::to_json),
+            Some(serde_json::json!({"a": 19999, "b": 19999}))
+        );
     }
 
     #[test]

@@ -14,6 +14,12 @@
 //! not set is an error naming the variable, the key and the file: nothing
 //! starts half configured. Every value read from the environment or from a
 //! `$file` is secret.
+//!
+//! Files named by `$file` and `$include` are read within the load's limits
+//! (see [`super::load`]): regular files only, of bounded size, and a
+//! bounded number of reads in all, each `$include` counted every time it
+//! is reached. An included file's nesting counts from the key that
+//! includes it.
 
 use std::collections::BTreeMap;
 
@@ -23,6 +29,7 @@ use super::{
     error::ConfigError,
     interpolate::{Interpolated, Problem, interpolate},
     key::{KeyPath, Segment},
+    load::read::{Budget, Unreadable},
     tree::{Node, Origin, Value},
     yaml,
 };
@@ -34,17 +41,20 @@ const DIRECTIVES: [&str; 3] = ["$env", "$file", "$include"];
 const MAX_INCLUDE_DEPTH: usize = 16;
 
 /// Resolves the dynamic values of one file and collects every error.
-pub(crate) struct Substitution<'env> {
-    env: &'env BTreeMap<String, String>,
+pub(crate) struct Substitution<'load> {
+    env: &'load BTreeMap<String, String>,
+    budget: &'load mut Budget,
     including: Vec<Utf8PathBuf>,
     pub(crate) errors: Vec<ConfigError>,
 }
 
-impl<'env> Substitution<'env> {
-    /// A substitution reading variables from `env`.
-    pub(crate) fn new(env: &'env BTreeMap<String, String>) -> Self {
+impl<'load> Substitution<'load> {
+    /// A substitution reading variables from `env` and files within
+    /// `budget`.
+    pub(crate) fn new(env: &'load BTreeMap<String, String>, budget: &'load mut Budget) -> Self {
         Self {
             env,
+            budget,
             including: Vec::new(),
             errors: Vec::new(),
         }
@@ -135,13 +145,9 @@ impl<'env> Substitution<'env> {
 
     fn file_text(&mut self, path: &str, origin: Origin, file: &Utf8Path, key: &KeyPath) -> Node {
         let path = relative_to(file, path);
-        match std::fs::read_to_string(&path) {
+        match self.budget.read(&path) {
             Ok(text) => Node::new(Value::String(text), origin).into_secret(),
-            Err(error) => {
-                let reason =
-                    format!("cannot read {path} named by `$file`: {error}; check the path");
-                self.fail(origin, key, reason)
-            }
+            Err(problem) => self.unreadable(&path, "$file", &problem, origin, key),
         }
     }
 
@@ -156,24 +162,42 @@ impl<'env> Substitution<'env> {
             let reason = format!("`{inner}` after `#` is not a dotted key such as a.b");
             return self.fail(origin, key, reason);
         };
-        let text = match std::fs::read_to_string(&path) {
+        let text = match self.budget.read(&path) {
             Ok(text) => text,
-            Err(error) => {
-                let reason =
-                    format!("cannot read {path} named by `$include`: {error}; check the path");
-                return self.fail(origin, key, reason);
-            }
+            Err(problem) => return self.unreadable(&path, "$include", &problem, origin, key),
         };
-        match yaml::parse(&text, &path) {
+        let depth = key.segments().len();
+        match yaml::parse_within(&text, &path, depth, self.budget) {
             Ok(node) => {
                 let node = self.resolve_file(node, &path, key);
                 self.select(node, &inner_key, origin, &path, key)
+            }
+            Err(ConfigError::Unreadable { path, reason }) => {
+                let reason = format!("cannot read {path} named by `$include`: {reason}");
+                self.fail(origin, key, reason)
             }
             Err(error) => {
                 self.errors.push(error);
                 Node::new(Value::Null, origin)
             }
         }
+    }
+
+    /// Records why the file at `path`, named by `directive`, cannot be
+    /// read, unless a limit of the load was reached and reported before.
+    fn unreadable(
+        &mut self,
+        path: &Utf8Path,
+        directive: &str,
+        problem: &Unreadable,
+        origin: Origin,
+        key: &KeyPath,
+    ) -> Node {
+        if let Unreadable::Exhausted = problem {
+            return Node::new(Value::Null, origin);
+        }
+        let reason = format!("cannot read {path} named by `{directive}`: {problem}");
+        self.fail(origin, key, reason)
     }
 
     /// The value under `inner` in an included file.
@@ -279,7 +303,8 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let node = yaml::parse(text, "conf/app-config.yaml".into()).expect("valid YAML");
-        let mut substitution = Substitution::new(&env);
+        let mut budget = Budget::default();
+        let mut substitution = Substitution::new(&env, &mut budget);
         let node =
             substitution.resolve_file(node, "conf/app-config.yaml".into(), &KeyPath::default());
         (node, substitution.errors)

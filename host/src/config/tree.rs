@@ -8,6 +8,14 @@ use camino::{Utf8Path, Utf8PathBuf};
 /// What a secret value shows instead of itself in messages and output.
 pub const REDACTED: &str = "<secret>";
 
+/// How many mappings and lists may nest inside one another in the whole
+/// configuration, the top-level mapping counted as 1.
+///
+/// Files and overrides that nest deeper are refused before their tree is
+/// built: every step over the tree recurses, and the stack of any thread
+/// that loads or reads configuration must hold the deepest tree.
+pub(crate) const MAX_DEPTH: usize = 128;
+
 /// Where a configuration value was written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]

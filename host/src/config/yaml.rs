@@ -4,28 +4,84 @@
 //!
 //! A mapping entry's line is the line of its key, so that a nested mapping
 //! points at `refresh:` rather than at its first child.
+//!
+//! Before a text becomes a tree it is measured (see [`probe`]): one that
+//! nests more than [`MAX_DEPTH`] levels of mappings and lists, counted from
+//! the top of the configuration, is refused, and what it holds is counted
+//! against the load's budget. YAML merge keys (`<<: *defaults`) are refused
+//! too: YAML 1.2 has none, and a literal `<<` key is never what was meant.
 
-use std::borrow::Cow;
+mod probe;
+
+use std::{borrow::Cow, collections::HashSet};
 
 use camino::Utf8Path;
-use saphyr::{LoadableYamlNode, MarkedYamlOwned, Scalar, ScalarOwned, Yaml, YamlDataOwned};
+use saphyr::{
+    LoadableYamlNode, MarkedYamlOwned, Scalar, ScalarOwned, ScanError, Yaml, YamlDataOwned,
+};
 
+pub(crate) use self::probe::Measure;
+use self::probe::{MAX_ALIASES, Unmeasured};
 use super::{
     error::ConfigError,
     key::KeyPath,
-    tree::{Node, Origin, REDACTED, Value},
+    load::read::Budget,
+    tree::{MAX_DEPTH, Node, Origin, REDACTED, Value},
 };
 
-/// Parses one YAML document from `text`, read from `path`.
+/// The key YAML 1.1 uses to merge one mapping into another.
+const MERGE_KEY: &str = "<<";
+
+/// Parses one YAML document from `text`, read from `path`, as a whole
+/// configuration file on its own (see [`parse_within`]).
+#[cfg(test)]
+pub(crate) fn parse(text: &str, path: &Utf8Path) -> Result<Node, ConfigError> {
+    parse_within(text, path, 0, &mut Budget::default())
+}
+
+/// Parses one YAML document from `text`, read from `path`, as a value
+/// `depth` levels below the top of the configuration, counting what it
+/// holds against `budget`.
 ///
 /// An empty file is an empty mapping.
-pub(crate) fn parse(text: &str, path: &Utf8Path) -> Result<Node, ConfigError> {
-    let documents = MarkedYamlOwned::load_from_str(text).map_err(|error| ConfigError::Syntax {
-        path: path.to_owned(),
-        line: error.marker().line(),
-        column: error.marker().col() + 1,
-        reason: error.info().to_string(),
+///
+/// # Errors
+///
+/// Returns the first problem: malformed YAML, more than one document,
+/// nesting past [`MAX_DEPTH`], a key that is not a scalar or is a merge
+/// key, an alias to an unknown anchor, or ([`ConfigError::Unreadable`])
+/// more than the budget can hold.
+pub(crate) fn parse_within(
+    text: &str,
+    path: &Utf8Path,
+    depth: usize,
+    budget: &mut Budget,
+) -> Result<Node, ConfigError> {
+    let measure = probe::measure(text).map_err(|problem| match problem {
+        Unmeasured::Syntax(error) => syntax(&error, path),
+        Unmeasured::TooManyAliases => ConfigError::Unreadable {
+            path: path.to_owned(),
+            reason: format!(
+                "it holds more than {MAX_ALIASES} YAML anchors and aliases, the most one file \
+                 may; write the values out"
+            ),
+        },
     })?;
+    if let Some(line) = measure.line_past(MAX_DEPTH.saturating_sub(depth)) {
+        return Err(ConfigError::TooDeep {
+            path: path.to_owned(),
+            line,
+            limit: MAX_DEPTH,
+        });
+    }
+    budget
+        .hold(&measure, text.len())
+        .map_err(|problem| ConfigError::Unreadable {
+            path: path.to_owned(),
+            reason: problem.to_string(),
+        })?;
+
+    let documents = MarkedYamlOwned::load_from_str(text).map_err(|error| syntax(&error, path))?;
     match documents.as_slice() {
         [] => Ok(Node::new(Value::Map(Vec::new()), Origin::file(path, 1))),
         [document] => convert(
@@ -38,6 +94,15 @@ pub(crate) fn parse(text: &str, path: &Utf8Path) -> Result<Node, ConfigError> {
             path: path.to_owned(),
             count: more.len(),
         }),
+    }
+}
+
+fn syntax(error: &ScanError, path: &Utf8Path) -> ConfigError {
+    ConfigError::Syntax {
+        path: path.to_owned(),
+        line: error.marker().line(),
+        column: error.marker().col() + 1,
+        reason: error.info().to_string(),
     }
 }
 
@@ -59,12 +124,24 @@ fn convert(
                 .map(|(index, item)| convert(item, path, item.span.start.line(), &key.item(index)))
                 .collect::<Result<_, _>>()?,
         ),
-        YamlDataOwned::Mapping(entries) => Value::Map(
-            entries
-                .iter()
-                .map(|(name, item)| entry(name, item, path, key))
-                .collect::<Result<_, _>>()?,
-        ),
+        YamlDataOwned::Mapping(entries) => {
+            let mut names = HashSet::with_capacity(entries.len());
+            let mut converted = Vec::with_capacity(entries.len());
+            for (name, item) in entries {
+                let (text, node) = entry(name, item, path, key)?;
+                if !names.insert(text.clone()) {
+                    return Err(ConfigError::Invalid {
+                        origin: Origin::file(path, name.span.start.line()),
+                        key: key.child(&text).to_string(),
+                        reason: "the key is written twice (once as another type, such as 1 and \
+                                 \"1\"); keep one"
+                            .to_string(),
+                    });
+                }
+                converted.push((text, node));
+            }
+            Value::Map(converted)
+        }
         YamlDataOwned::Alias(_) | YamlDataOwned::BadValue => {
             return Err(ConfigError::Invalid {
                 origin,
@@ -94,6 +171,15 @@ fn entry(
             });
         }
     };
+    if text == MERGE_KEY {
+        return Err(ConfigError::Invalid {
+            origin: Origin::file(path, line),
+            key: parent.child(&text).to_string(),
+            reason: "merge keys (`<<: *anchor`) are not supported; write the keys out, or share \
+                     them with `$include`"
+                .to_string(),
+        });
+    }
     let node = convert(item, path, line, &parent.child(&text))?;
     Ok((text, node))
 }
@@ -216,6 +302,74 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "two.yaml: holds 2 YAML documents; keep one by removing the extra `---` lines"
+        );
+    }
+
+    #[test]
+    fn nesting_past_the_limit_is_refused_where_it_passes_it() {
+        let levels = |count: usize| -> String {
+            (0..count)
+                .map(|level| format!("{}k{level}:\n", "  ".repeat(level)))
+                .collect()
+        };
+        assert!(parse(&levels(MAX_DEPTH), "deep.yaml".into()).is_ok());
+        for text in [levels(MAX_DEPTH + 1), levels(2000)] {
+            let error = parse(&text, "deep.yaml".into()).expect_err("too deep");
+            assert_eq!(
+                error.to_string(),
+                "deep.yaml:129: mappings and lists nest more than 128 levels deep here (counted \
+                 from the top of the configuration); flatten them"
+            );
+        }
+        let error = parse(&"- ".repeat(100_000), "list.yaml".into()).expect_err("too deep");
+        assert!(
+            error
+                .to_string()
+                .starts_with("list.yaml:1: mappings and lists nest more than 128")
+        );
+    }
+
+    #[test]
+    fn nesting_counts_from_where_a_file_is_included_and_through_aliases() {
+        let text = "a:\n  b:\n    c: 1\n";
+        let mut budget = Budget::default();
+        assert!(parse_within(text, "part.yaml".into(), MAX_DEPTH - 3, &mut budget).is_ok());
+        let error = parse_within(text, "part.yaml".into(), MAX_DEPTH - 2, &mut budget)
+            .expect_err("too deep");
+        assert!(
+            error
+                .to_string()
+                .starts_with("part.yaml:3: mappings and lists nest")
+        );
+
+        let nested = format!("{}1{}", "[".repeat(110), "]".repeat(110));
+        let text = format!("x: 1\na: &a {nested}\nb:\n  {}*a\n", "- ".repeat(20));
+        let error = parse(&text, "alias.yaml".into()).expect_err("too deep");
+        assert!(
+            error
+                .to_string()
+                .starts_with("alias.yaml:2: mappings and lists nest")
+        );
+    }
+
+    #[test]
+    fn merge_keys_are_refused() {
+        let text = "base: &base\n  port: 1\nsite:\n  <<: *base\n  host: h\n";
+        let error = parse(text, "merge.yaml".into()).expect_err("merge key");
+        assert_eq!(
+            error.to_string(),
+            "merge.yaml:4: site.<<: merge keys (`<<: *anchor`) are not supported; write the keys \
+             out, or share them with `$include`"
+        );
+    }
+
+    #[test]
+    fn a_key_written_twice_as_different_types_is_refused() {
+        let error = parse("a:\n  1: x\n  \"1\": y\n", "twice.yaml".into()).expect_err("twice");
+        assert_eq!(
+            error.to_string(),
+            "twice.yaml:3: a.1: the key is written twice (once as another type, such as 1 and \
+             \"1\"); keep one"
         );
     }
 

@@ -1,5 +1,7 @@
 //! `${VAR}`, `$env`, `$file` and `$include`, with paths relative to the
-//! file that names them.
+//! file that names them; what loading refuses to read is in [`limits`].
+
+mod limits;
 
 use greenroom_host::config::ConfigLoader;
 
