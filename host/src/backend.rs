@@ -66,6 +66,7 @@ pub struct Backend {
     routes: Vec<(String, axum::Router, Vec<String>)>,
     clock: std::sync::Arc<dyn crate::services::Clock>,
     endpoints: BTreeMap<String, String>,
+    probe: Option<(Utf8PathBuf, Duration)>,
 }
 
 impl Default for Backend {
@@ -96,7 +97,17 @@ impl Backend {
             routes: Vec::new(),
             clock: std::sync::Arc::new(crate::services::SystemClock::default()),
             endpoints: BTreeMap::new(),
+            probe: None,
         }
+    }
+
+    /// Loads each library in a child process (`program probe FILE`, the
+    /// `greenroom` binary) before loading it here, within `timeout`: a
+    /// library whose constructor crashes or hangs is refused instead of
+    /// taking the host down. Costs a process start per file.
+    pub fn probe_with(mut self, program: Utf8PathBuf, timeout: Duration) -> Self {
+        self.probe = Some((program, timeout));
+        self
     }
 
     /// Reads the time for the host's services (the cache's expiry) from
@@ -304,6 +315,14 @@ impl Backend {
         }
 
         let private = PrivateDir::create(&self.private_base)?;
+        let probe = self
+            .probe
+            .as_ref()
+            .map(|(program, timeout)| crate::inspect::InspectOptions {
+                check: self.check.clone(),
+                probe_program: program.clone(),
+                timeout: *timeout,
+            });
         let mut claims = Claims::default();
         let mut libraries = Vec::new();
         for (name, root) in &self.statics {
@@ -313,8 +332,14 @@ impl Backend {
             libraries.extend(library);
         }
         for path in &files {
-            let (report, library) =
-                pipeline::start_file(path, &self.check, &self.selection, &private, &mut claims);
+            let (report, library) = pipeline::start_file(
+                path,
+                probe.as_ref(),
+                &self.check,
+                &self.selection,
+                &private,
+                &mut claims,
+            );
             if report.is_refused() {
                 tracing::error!("{}", report.status_line());
             } else if report.is_excluded() {

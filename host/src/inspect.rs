@@ -96,7 +96,7 @@ fn inspect_file(path: &Utf8Path, options: &InspectOptions, claims: &mut Claims) 
 }
 
 /// Loads one file in a child process and reads back its report.
-fn probe(path: &Utf8Path, options: &InspectOptions) -> Result<LibraryReport, String> {
+pub(crate) fn probe(path: &Utf8Path, options: &InspectOptions) -> Result<LibraryReport, String> {
     let mut child = Command::new(&options.probe_program)
         .arg("probe")
         .arg("--max-plugin-size")

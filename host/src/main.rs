@@ -159,6 +159,11 @@ struct LoadArgs {
     /// backend.startup.hookTimeout, else 10].
     #[arg(long, value_parser = seconds)]
     hook_timeout: Option<Duration>,
+    /// Load each plugin file in a child process first, so one that crashes
+    /// or hangs while loading is refused instead of taking the host down
+    /// (on with --dev; costs a process start per file).
+    #[arg(long)]
+    probe: bool,
 }
 
 #[derive(Args)]
@@ -333,6 +338,10 @@ fn start(
         .build()?;
     let loader = config_loader(&args.config_files);
     let dev = dev || std::env::var(ENVIRONMENT_VARIABLE).is_ok_and(|env| env == "development");
+    let args = LoadArgs {
+        probe: args.probe || dev,
+        ..args
+    };
     let (backend, settings) = match configured(args)? {
         Ok(configured) => configured,
         Err(code) => return Ok(code),
@@ -496,6 +505,11 @@ fn configured(args: LoadArgs) -> anyhow::Result<Result<(Backend, HostSettings), 
     }
     if let Some(dir) = args.private_dir {
         backend = backend.private_dir(dir);
+    }
+    if args.probe {
+        let program = Utf8PathBuf::from_path_buf(std::env::current_exe()?)
+            .map_err(|path| anyhow::anyhow!("{} is not UTF-8", path.display()))?;
+        backend = backend.probe_with(program, Duration::from_secs(10));
     }
     Ok(Ok((backend, settings)))
 }

@@ -669,3 +669,21 @@ fn invalid_or_repeated_declared_ids_are_refused_before_any_code_runs() {
          with greenroom-sdk",
     );
 }
+
+#[test]
+fn with_probing_a_crashing_constructor_is_refused_and_the_host_goes_on() {
+    let (dir, good) = dir_with_good_plugin("probe-crash");
+    let crash = copy_fixture("constructor-crash", &dir, "crash.so");
+
+    let output = run_greenroom(&["check", "--probe", "--plugins", dir.as_str()]);
+
+    assert_exit(&output, 1);
+    let table = stdout(&output);
+    assert_ok(&table, &good);
+    assert_refused(
+        &table,
+        &crash,
+        "probing it in a child process: crashed with SIGSEGV while loading: a constructor in the \
+         library, its registration, or the dynamic loader on a damaged file; rebuild or remove it",
+    );
+}

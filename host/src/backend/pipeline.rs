@@ -8,6 +8,7 @@ use super::Library;
 use crate::{
     check::{self, CheckOptions, CheckedLibrary},
     config::PluginSelection,
+    inspect::InspectOptions,
     load::{self, PrivateDir, RootModule},
     register,
     report::{LibraryReport, Stage, Status},
@@ -142,6 +143,7 @@ fn refuse(mut report: LibraryReport, stage: Stage, reason: String) -> LibraryRep
 /// any of its code runs.
 pub(super) fn start_file(
     path: &Utf8Path,
+    probe: Option<&InspectOptions>,
     options: &CheckOptions,
     selection: &PluginSelection,
     private: &PrivateDir,
@@ -166,6 +168,17 @@ pub(super) fn start_file(
     if let Err(reason) = claims.claim(ids.clone(), path) {
         report.status = Status::Refused {
             stage: Stage::Check,
+            reason,
+        };
+        return (report, None);
+    }
+
+    if let Some(probe) = probe
+        && let Err(reason) = probe_checked(&checked, private, probe)
+    {
+        claims.release(&ids);
+        report.status = Status::Refused {
+            stage: Stage::Load,
             reason,
         };
         return (report, None);
@@ -203,6 +216,24 @@ pub(super) fn start_file(
             (report, None)
         }
     }
+}
+
+/// Loads a private copy of the checked bytes in a child process first, so a
+/// library that crashes or hangs while loading is refused instead of taking
+/// the host down.
+fn probe_checked(
+    checked: &CheckedLibrary,
+    private: &PrivateDir,
+    options: &InspectOptions,
+) -> Result<(), String> {
+    let copy = private
+        .write_copy(checked)
+        .map_err(|error| error.to_string())?;
+    let probed = crate::inspect::probe(&copy, options);
+    let _ = std::fs::remove_file(&copy);
+    probed
+        .map(drop)
+        .map_err(|reason| format!("probing it in a child process: {reason}"))
 }
 
 /// A report for a file that passed the check stage, so far `ok`.
