@@ -83,16 +83,21 @@ pub struct CoreServices {
     pub cache: Arc<crate::services::Cache>,
     /// Where each plugin's routes are reached.
     pub discovery: Arc<crate::services::Discovery>,
-    /// Where the cache reads the time.
+    /// Where the cache and the scheduler read the time.
     pub clock: Arc<dyn crate::services::Clock>,
+    /// Plugins' scheduled tasks.
+    pub scheduler: Arc<crate::services::Scheduler>,
 }
 
 impl Default for CoreServices {
     fn default() -> Self {
+        let clock: Arc<dyn crate::services::Clock> =
+            Arc::new(crate::services::SystemClock::default());
         Self {
             cache: Arc::default(),
             discovery: Arc::default(),
-            clock: Arc::new(crate::services::SystemClock::default()),
+            scheduler: crate::services::Scheduler::new(clock.clone(), Duration::from_secs(10)),
+            clock,
         }
     }
 }
@@ -119,6 +124,7 @@ pub async fn initialize(plan: &Plan, features: Features, options: InitOptions) -
     shared
         .routes
         .starting(plan.plugins.keys().map(ToString::to_string));
+    shared.core.scheduler.start();
     let features = Arc::new(features);
     let mut done: BTreeMap<PluginId, watch::Sender<Option<bool>>> = BTreeMap::new();
     for id in plan.plugins.keys() {
@@ -313,6 +319,7 @@ impl Initialized {
     /// Runs every plugin's shutdown hooks, dependents before what they
     /// depend on, each hook within the hook timeout; returns the failures.
     pub async fn shut_down(self) -> Vec<String> {
+        self.shared.core.scheduler.stop();
         let mut failures = Vec::new();
         for wave in self.plan.waves.iter().rev() {
             let runs = wave.iter().map(|id| self.run_shutdown_hooks(id));
@@ -336,6 +343,7 @@ impl Initialized {
             .map(|(id, plugin)| (id.clone(), plugin.clone()))
             .ok_or_else(|| format!("plugin `{plugin_id}` is not running here"))?;
         self.shared.routes.starting([id.to_string()]);
+        self.shared.core.scheduler.remove_plugin(id.as_str());
         let failures = self.run_shutdown_hooks(&id).await;
         if !failures.is_empty() {
             tracing::warn!(

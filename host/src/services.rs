@@ -1,7 +1,9 @@
 //! Core services the host provides to every plugin beyond configuration,
-//! logging and lifecycle: a cache with one namespace per plugin, and
-//! discovery of other plugins' base URLs. Time comes from a [`Clock`] that
-//! tests can control.
+//! logging and lifecycle: a cache with one namespace per plugin, a
+//! scheduler, and discovery of other plugins' base URLs. Time comes from a
+//! [`Clock`] that tests can control.
+
+mod scheduler;
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -9,24 +11,31 @@ use std::{
         Mutex,
         atomic::{AtomicU64, Ordering},
     },
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime},
 };
+
+pub use scheduler::Scheduler;
 
 /// Where the host's services read the time.
 pub trait Clock: Send + Sync {
     /// Time elapsed since some fixed start.
     fn now(&self) -> Duration;
+
+    /// The calendar time now, for cron patterns.
+    fn wall(&self) -> SystemTime;
 }
 
 /// The real, monotonic clock.
 pub struct SystemClock {
     start: Instant,
+    wall: SystemTime,
 }
 
 impl Default for SystemClock {
     fn default() -> Self {
         Self {
             start: Instant::now(),
+            wall: SystemTime::now(),
         }
     }
 }
@@ -34,6 +43,10 @@ impl Default for SystemClock {
 impl Clock for SystemClock {
     fn now(&self) -> Duration {
         self.start.elapsed()
+    }
+
+    fn wall(&self) -> SystemTime {
+        scheduler::wall_at(self.wall, self.now())
     }
 }
 
@@ -54,6 +67,11 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Duration {
         Duration::from_millis(self.millis.load(Ordering::SeqCst))
+    }
+
+    /// Starts at 2026-01-01T00:00:00Z.
+    fn wall(&self) -> SystemTime {
+        scheduler::wall_at(SystemTime::UNIX_EPOCH + scheduler::MANUAL_EPOCH, self.now())
     }
 }
 

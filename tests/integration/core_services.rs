@@ -135,3 +135,52 @@ fn discovery_gives_the_hosts_base_or_a_configured_endpoint() {
         running.stop().await;
     });
 }
+
+/// Asks for `/api/web/ticks` until it answers `expected`, within a bound.
+async fn ticks_reach(router: &axum::Router, expected: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, body) = call(router, "GET", "/api/web/ticks", b"").await;
+        if body == expected.as_bytes() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ticks stayed at {:?}, expected {expected:?}",
+            String::from_utf8_lossy(&body)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[test]
+fn scheduled_tasks_run_on_the_hosts_clock_and_stop_with_their_plugin() {
+    runtime().block_on(async {
+        let clock = Arc::new(ManualClock::default());
+        let mut running = backend("core-scheduler", clock.clone())
+            .load()
+            .unwrap()
+            .start()
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        let router = running.router();
+        ticks_reach(&router, "0 0").await;
+
+        clock.advance(Duration::from_secs(1));
+        ticks_reach(&router, "1 0").await;
+        // The manual clock starts at 2026-01-01T00:00:00Z: the cron pattern
+        // `* * * * *` falls due at 00:01:00.
+        clock.advance(Duration::from_secs(59));
+        ticks_reach(&router, "2 1").await;
+
+        // A restart replaces the plugin's tasks rather than adding to them.
+        running
+            .restart_plugin("web")
+            .await
+            .expect("the plugin restarts");
+        let router = running.router();
+        clock.advance(Duration::from_secs(1));
+        ticks_reach(&router, "3 1").await;
+        assert_eq!(running.stop().await, Vec::<String>::new());
+    });
+}

@@ -125,8 +125,12 @@ pub trait HostApi: Send + Sync + Clone {
 
     /// The base URL at which plugin `plugin_id`'s routes are reached
     /// (`http://host:port/api/<pluginId>` unless configured otherwise).
-    #[sabi(last_prefix_field)]
     fn discovery_url(&self, plugin_id: RString) -> RString;
+
+    /// Runs `task` on `schedule` until the plugin shuts down. Registering
+    /// the same task id again replaces it.
+    #[sabi(last_prefix_field)]
+    fn schedule(&self, schedule: TaskSchedule, task: TaskBox) -> RResult<(), PluginError>;
 }
 
 /// Where one value of a plugin's configuration came from.
@@ -180,6 +184,34 @@ pub struct ServiceObject {
 
 /// A host handle owned by plugin code.
 pub type HostBox = HostApi_TO<'static, RArc<()>>;
+
+/// When a scheduled task runs.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq, Eq)]
+pub struct TaskSchedule {
+    /// The task's id, unique within its plugin.
+    pub id: RString,
+    /// Run every this many milliseconds; 0 when `cron` is given.
+    pub every_ms: u64,
+    /// A cron pattern (`*/5 * * * *`, seconds optional), evaluated in UTC;
+    /// empty when `every_ms` is given.
+    pub cron: RString,
+    /// Wait this long before the first run of an interval task.
+    pub initial_delay_ms: u64,
+    /// Cut a run off after this long; 0 for the host's hook timeout.
+    pub timeout_ms: u64,
+}
+
+/// A scheduled task's body: plugin code the host runs at each due time.
+#[sabi_trait]
+pub trait Task: Send + Sync {
+    /// Runs the task once.
+    #[sabi(last_prefix_field)]
+    fn run(&self) -> FfiFuture<RResult<(), PluginError>>;
+}
+
+/// A scheduled task owned by the host.
+pub type TaskBox = Task_TO<'static, RBox<()>>;
 
 /// A lifecycle hook: a piece of plugin code the host runs later, once.
 #[sabi_trait]

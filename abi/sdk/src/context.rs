@@ -3,6 +3,7 @@
 use std::{
     future::Future,
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use abi_stable::{
@@ -11,8 +12,8 @@ use abi_stable::{
 };
 use async_ffi::{FfiFuture, FutureExt as _};
 use greenroom_contract::{
-    ConfigOrigin, ErrorCode, HostBox, PluginError,
-    host::{ConfigSubscriber, ConfigSubscriber_TO, Hook_TO},
+    ConfigOrigin, ErrorCode, HostBox, PluginError, TaskSchedule,
+    host::{ConfigSubscriber, ConfigSubscriber_TO, Hook_TO, Task_TO},
     http::HttpHandlerBox,
 };
 
@@ -81,6 +82,69 @@ impl Context {
     pub fn cache(&self) -> Cache {
         Cache {
             host: self.host.clone(),
+        }
+    }
+
+    /// Runs `task` every `period` (the first time after `period` too) until
+    /// the plugin shuts down; a run still going when the next falls due is
+    /// not started twice.
+    ///
+    /// # Errors
+    ///
+    /// Returns the host's reason when the schedule is not valid.
+    pub fn schedule_every<F, Fut>(&self, id: &str, period: Duration, task: F) -> Result<(), Error>
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        let every_ms = u64::try_from(period.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.schedule(id, every_ms, "", every_ms, task)
+    }
+
+    /// Runs `task` on a cron pattern (`*/5 * * * *`: minute, hour, day of
+    /// month, month, day of week; a leading seconds field is allowed),
+    /// evaluated in UTC, until the plugin shuts down.
+    ///
+    /// # Errors
+    ///
+    /// Returns the host's reason when the pattern is not valid.
+    pub fn schedule_cron<F, Fut>(&self, id: &str, pattern: &str, task: F) -> Result<(), Error>
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        self.schedule(id, 0, pattern, 0, task)
+    }
+
+    fn schedule<F, Fut>(
+        &self,
+        id: &str,
+        every_ms: u64,
+        cron: &str,
+        delay_ms: u64,
+        task: F,
+    ) -> Result<(), Error>
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        let schedule = TaskSchedule {
+            id: id.into(),
+            every_ms,
+            cron: cron.into(),
+            initial_delay_ms: delay_ms,
+            timeout_ms: 0,
+        };
+        let body = Task_TO::from_value(
+            ScheduledTask {
+                task,
+                host: self.host.clone(),
+            },
+            TD_Opaque,
+        );
+        match self.host.schedule(schedule, body) {
+            RResult::ROk(()) => Ok(()),
+            RResult::RErr(error) => Err(Error::msg(error.message)),
         }
     }
 
@@ -194,6 +258,22 @@ where
     }
 }
 
+/// A scheduled task's body as the host sees it.
+struct ScheduledTask<F> {
+    task: F,
+    host: HostBox,
+}
+
+impl<F, Fut> greenroom_contract::host::Task for ScheduledTask<F>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), Error>> + Send + 'static,
+{
+    fn run(&self) -> FfiFuture<RResult<(), PluginError>> {
+        init::run_guarded(self.host.clone(), || (self.task)())
+    }
+}
+
 /// The plugin's namespace in the host's cache.
 #[derive(Clone)]
 pub struct Cache {
@@ -210,7 +290,7 @@ impl Cache {
     }
 
     /// Stores `value` under `key` for `ttl`.
-    pub fn set(&self, key: &str, value: &[u8], ttl: std::time::Duration) {
+    pub fn set(&self, key: &str, value: &[u8], ttl: Duration) {
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
         self.host.cache_set(key.into(), RVec::from(value), ttl_ms);
     }

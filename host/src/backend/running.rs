@@ -280,6 +280,7 @@ impl LoadedBackend {
                 base: format!("http://{listening}/api"),
                 endpoints: self.endpoints.clone(),
             }),
+            scheduler: crate::services::Scheduler::new(self.clock.clone(), self.init.hook_timeout),
             clock: self.clock.clone(),
         };
         let features = initialize::Features {

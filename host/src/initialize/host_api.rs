@@ -13,7 +13,7 @@ use abi_stable::{
 };
 use greenroom_contract::{
     ConfigOrigin, ConfigSubscriberBox, ErrorCode, HookBox, HostApi, HostApi_TO, HostBox, LayoutRef,
-    LogLevel, LogRecord, PluginError, ServiceObject, http::HttpHandlerBox,
+    LogLevel, LogRecord, PluginError, ServiceObject, TaskBox, TaskSchedule, http::HttpHandlerBox,
 };
 use semver::{Version, VersionReq};
 use tracing::level_filters::LevelFilter;
@@ -216,6 +216,17 @@ impl HostApi for FeatureHost {
 
     fn discovery_url(&self, plugin_id: RString) -> RString {
         self.shared.core.discovery.url(&plugin_id).into()
+    }
+
+    fn schedule(&self, schedule: TaskSchedule, task: TaskBox) -> RResult<(), PluginError> {
+        let plugin_id = self.feature.node.plugin_id().as_str();
+        let span = self.feature.span.clone();
+        self.shared
+            .core
+            .scheduler
+            .add(plugin_id, &schedule, task, span)
+            .map_err(refusal)
+            .into()
     }
 }
 
