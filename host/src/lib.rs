@@ -22,4 +22,6 @@ pub mod report;
 pub mod resolve;
 pub mod serve;
 
-pub use backend::{Backend, BackendError, LoadedBackend, RunningBackend, StartError};
+pub use backend::{
+    Backend, BackendError, FileChange, FileChangeError, LoadedBackend, RunningBackend, StartError,
+};
