@@ -21,7 +21,7 @@ use camino::Utf8PathBuf;
 use greenroom_contract::PluginModuleRef;
 
 pub(crate) use pipeline::{Claims, describe, ids_of};
-pub use running::{LoadedBackend, RunningBackend, StartError};
+pub use running::{FileChange, FileChangeError, LoadedBackend, RunningBackend, StartError};
 
 use crate::{
     check::CheckOptions,
@@ -60,6 +60,7 @@ pub struct Backend {
     app_config: Option<Config>,
     strict_config: bool,
     watch: Option<ConfigLoader>,
+    watch_plugins: bool,
     selection: PluginSelection,
     http: HttpOptions,
     listen: bool,
@@ -91,6 +92,7 @@ impl Backend {
             app_config: None,
             strict_config: false,
             watch: None,
+            watch_plugins: false,
             selection: PluginSelection::all(),
             http: HttpOptions::default(),
             listen: false,
@@ -185,6 +187,14 @@ impl Backend {
     /// given to [`Backend::app_config`].
     pub fn watch_config(mut self, loader: ConfigLoader) -> Self {
         self.watch = Some(loader);
+        self
+    }
+
+    /// Once started, watches the plugins directory and loads, reloads or
+    /// stops a plugin when its file is added, replaced or removed (see
+    /// [`RunningBackend::follow_plugin_files`]); for development.
+    pub fn watch_plugins(mut self, watch: bool) -> Self {
+        self.watch_plugins = watch;
         self
     }
 

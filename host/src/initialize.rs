@@ -9,6 +9,7 @@
 //! dependents are not initialized and say why. Whether a failure aborts the
 //! start is the failure policy's call; all plugins settle first either way.
 
+mod generation;
 mod host_api;
 mod plugin_config;
 mod report;
@@ -24,6 +25,7 @@ use greenroom_contract::HookBox;
 use tokio::sync::watch;
 use tracing::Instrument as _;
 
+pub(crate) use generation::NextGeneration;
 pub use plugin_config::PluginConfigs;
 pub use report::{FeatureStatus, ModuleResult, PluginResult, StartupReport};
 

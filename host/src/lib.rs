@@ -23,4 +23,6 @@ pub mod resolve;
 pub mod serve;
 pub mod services;
 
-pub use backend::{Backend, BackendError, LoadedBackend, RunningBackend, StartError};
+pub use backend::{
+    Backend, BackendError, FileChange, FileChangeError, LoadedBackend, RunningBackend, StartError,
+};

@@ -352,8 +352,10 @@ fn start(
         (None, true) => backend,
     };
     let backend = if dev && !once {
-        tracing::info!("development mode: configuration changes apply while running");
-        backend.watch_config(loader)
+        tracing::info!(
+            "development mode: configuration changes and plugin files apply while running"
+        );
+        backend.watch_config(loader).watch_plugins(true)
     } else {
         backend
     };
@@ -408,6 +410,7 @@ async fn run_backend(backend: LoadedBackend, once: bool) -> anyhow::Result<Outco
             });
         }
     };
+    let mut running = running;
     let report = running.report().clone();
     let refused: Vec<String> = running
         .reports()
@@ -424,7 +427,15 @@ async fn run_backend(backend: LoadedBackend, once: bool) -> anyhow::Result<Outco
     if !once {
         let plugins = report.plugins.len();
         tracing::info!(plugins, "greenroom started; stop it with Ctrl-C or SIGTERM");
-        wait_for_signal().await?;
+        let signal = wait_for_signal();
+        tokio::pin!(signal);
+        loop {
+            tokio::select! {
+                result = &mut signal => break result?,
+                // Each change runs to its end before a signal is handled.
+                Some(_) = running.follow_plugin_files() => {}
+            }
+        }
         tracing::info!("stopping (a second signal exits at once)");
         tokio::spawn(async {
             if wait_for_signal().await.is_ok() {

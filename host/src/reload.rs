@@ -11,7 +11,13 @@
 
 mod watcher;
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+    time::Duration,
+};
+
+use camino::Utf8PathBuf;
 
 use serde::Serialize;
 use tokio::{
@@ -67,18 +73,27 @@ impl Drop for Reloading {
     }
 }
 
-impl Reloader {
-    /// Watches the loader's files and reloads on each change.
-    ///
-    /// # Errors
-    ///
-    /// Returns an error when the files cannot be watched.
-    pub(crate) fn start(self) -> Result<Reloading, WatchError> {
-        let (mut watcher, changes) = Watcher::start().map_err(|source| WatchError::Watch {
-            path: ".".into(),
-            source,
-        })?;
-        let files: Vec<_> = self
+/// Where changed plugin files are sent: the plugins directory and the
+/// channel the running backend reads.
+pub(crate) type PluginFiles = (Utf8PathBuf, mpsc::UnboundedSender<BTreeSet<Utf8PathBuf>>);
+
+/// Watches the configuration files (with `config`) and the plugins
+/// directory (with `plugins`) with one watcher; reloads the configuration
+/// on each change of it, and sends each batch of changed plugin files on.
+///
+/// # Errors
+///
+/// Returns an error when the files cannot be watched.
+pub(crate) fn watch(
+    config: Option<Reloader>,
+    plugins: Option<PluginFiles>,
+) -> Result<Reloading, WatchError> {
+    let (mut watcher, changes) = Watcher::start().map_err(|source| WatchError::Watch {
+        path: ".".into(),
+        source,
+    })?;
+    if let Some(reloader) = &config {
+        let files: Vec<_> = reloader
             .loader
             .files()
             .into_iter()
@@ -88,27 +103,42 @@ impl Reloader {
         // FIXME: files named by `$include` and `$file` are read on reload but
         // not watched, so changing only one of them needs a touch of a main file.
         tracing::info!(files = files.len(), "watching the configuration files");
-        self.publish_state();
-        let task = tokio::spawn(self.run(changes));
-        Ok(Reloading {
-            _watcher: watcher,
-            task,
-        })
+        reloader.publish_state();
     }
-
-    async fn run(self, mut changes: mpsc::UnboundedReceiver<Changed>) {
-        while let Some(changed) = changes.recv().await {
-            let files: Vec<String> = changed
-                .files
-                .values()
-                .flatten()
-                .map(ToString::to_string)
-                .collect();
-            tracing::info!("configuration changed: {}", files.join(", "));
-            self.reload().await;
+    let sender = match plugins {
+        Some((directory, sender)) => {
+            watcher.watch_directory(WatchKind::Plugin, &directory)?;
+            tracing::info!(%directory, "watching the plugins directory");
+            Some(sender)
         }
-    }
+        None => None,
+    };
+    let task = tokio::spawn(dispatch(config, sender, changes));
+    Ok(Reloading {
+        _watcher: watcher,
+        task,
+    })
+}
 
+async fn dispatch(
+    config: Option<Reloader>,
+    plugins: Option<mpsc::UnboundedSender<BTreeSet<Utf8PathBuf>>>,
+    mut changes: mpsc::UnboundedReceiver<Changed>,
+) {
+    while let Some(mut changed) = changes.recv().await {
+        if let (Some(files), Some(sender)) = (changed.files.remove(&WatchKind::Plugin), &plugins) {
+            let _ = sender.send(files);
+        }
+        let (Some(files), Some(reloader)) = (changed.files.get(&WatchKind::Config), &config) else {
+            continue;
+        };
+        let files: Vec<String> = files.iter().map(ToString::to_string).collect();
+        tracing::info!("configuration changed: {}", files.join(", "));
+        reloader.reload().await;
+    }
+}
+
+impl Reloader {
     /// Reads and checks the configuration again, and publishes it or keeps
     /// the old one.
     async fn reload(&self) {

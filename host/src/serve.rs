@@ -34,6 +34,7 @@ use hyper_util::{
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub use auth::{AuthPolicy, StaticToken};
+pub(crate) use routes::Route;
 pub use routes::{Phase, Routes};
 
 /// Settings of the HTTP server.

@@ -13,5 +13,6 @@ mod http;
 mod initialize;
 mod interface;
 mod kit;
+mod reload_plugins;
 mod resolve;
 mod services;

@@ -1,10 +1,15 @@
 //! A loaded backend, its start and its stop.
 
+mod drop_in;
+
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use abi_stable::std_types::RResult;
 use greenroom_contract::INTERFACE_VERSION;
 use tokio::sync::watch;
+
+use drop_in::DropIn;
+pub use drop_in::{FileChange, FileChangeError};
 
 use super::{
     Backend, Library,
@@ -15,7 +20,7 @@ use crate::{
     config::{ConfigLoader, ConfigProblem, PluginSelection},
     initialize::{self, InitOptions, Initialized, PluginConfigs, StartupReport},
     load::PrivateDir,
-    reload::{ConfigState, Reloader, Reloading, WatchError},
+    reload::{self, ConfigState, Reloader, Reloading, WatchError},
     report::LibraryReport,
     resolve::{self, Node, Plan, Problem, Source},
     serve::{self, HttpOptions, HttpState, Phase, Server},
@@ -102,6 +107,7 @@ pub struct LoadedBackend {
     checked: Option<CheckedConfig>,
     strict_config: bool,
     watch: Option<ConfigLoader>,
+    drop_in: DropIn,
     selection: PluginSelection,
     overrides: BTreeMap<String, serde_json::Value>,
     configs: Arc<PluginConfigs>,
@@ -142,6 +148,7 @@ impl LoadedBackend {
                 .for_each(|problem| tracing::error!("{problem}")),
         }
         let schemas = configure::schemas(&libraries);
+        let libraries_loaded = libraries.len() as u64;
         let checked = backend
             .app_config
             .as_ref()
@@ -165,6 +172,16 @@ impl LoadedBackend {
             checked,
             strict_config: backend.strict_config,
             watch: backend.watch.clone(),
+            drop_in: DropIn {
+                plugins_dir: backend
+                    .plugins_dir
+                    .clone()
+                    .filter(|_| backend.watch_plugins),
+                check: backend.check.clone(),
+                resolve: backend.resolve,
+                libraries_loaded,
+                refused: BTreeMap::new(),
+            },
             selection: backend.selection.clone(),
             overrides: backend.config.clone(),
             configs: Arc::new(PluginConfigs::new(slices)),
@@ -238,20 +255,7 @@ impl LoadedBackend {
             Ok(plan) => plan.clone(),
             Err(problems) => return Err(StartError::Resolve(problems.clone())),
         };
-        let mut roots = BTreeMap::new();
-        let mut declared = BTreeMap::new();
-        for library in &self.libraries {
-            for plugin in &library.features.plugins {
-                let node = Node::Plugin(plugin.id.clone());
-                roots.insert(node.clone(), library.root);
-                declared.insert(node, plugin.features.clone());
-            }
-            for module in &library.features.modules {
-                let node = Node::Module(module.plugin_id.clone(), module.module_id.clone());
-                roots.insert(node.clone(), library.root);
-                declared.insert(node, module.features.clone());
-            }
-        }
+        let (roots, declared) = entry_points(&self.libraries);
         if let Some((id, ..)) = self
             .routes
             .iter()
@@ -301,11 +305,23 @@ impl LoadedBackend {
             server,
             config_state: state,
             reloading: None,
+            plugin_changes: None,
         };
+        running.publish_generations();
         if running.initialized.report.ok {
             running.http.routes.set_phase(Phase::Ready);
-            if let Some(loader) = running.loaded.watch.clone() {
-                match running.reloader(loader).start() {
+            let config = running
+                .loaded
+                .watch
+                .clone()
+                .map(|loader| running.reloader(loader));
+            let plugins = running.loaded.drop_in.plugins_dir.clone().map(|directory| {
+                let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+                running.plugin_changes = Some(receiver);
+                (directory, sender)
+            });
+            if config.is_some() || plugins.is_some() {
+                match reload::watch(config, plugins) {
                     Ok(reloading) => running.reloading = Some(reloading),
                     Err(error) => {
                         let _ = running.stop().await;
@@ -346,6 +362,34 @@ pub struct RunningBackend {
     server: Option<Server>,
     config_state: watch::Sender<ConfigState>,
     reloading: Option<Reloading>,
+    plugin_changes: Option<
+        tokio::sync::mpsc::UnboundedReceiver<std::collections::BTreeSet<camino::Utf8PathBuf>>,
+    >,
+}
+
+/// The entry point and declaration of every plugin and module of
+/// `libraries`.
+fn entry_points<'a>(
+    libraries: impl IntoIterator<Item = &'a Library>,
+) -> (
+    BTreeMap<Node, crate::load::RootModule>,
+    BTreeMap<Node, crate::register::FeatureSet>,
+) {
+    let mut roots = BTreeMap::new();
+    let mut declared = BTreeMap::new();
+    for library in libraries {
+        for plugin in &library.features.plugins {
+            let node = Node::Plugin(plugin.id.clone());
+            roots.insert(node.clone(), library.root);
+            declared.insert(node, plugin.features.clone());
+        }
+        for module in &library.features.modules {
+            let node = Node::Module(module.plugin_id.clone(), module.module_id.clone());
+            roots.insert(node.clone(), library.root);
+            declared.insert(node, module.features.clone());
+        }
+    }
+    (roots, declared)
 }
 
 impl RunningBackend {

@@ -26,6 +26,7 @@ use crate::{
 };
 
 /// A service some feature provided during its initialization.
+#[derive(Clone)]
 struct Provided {
     version: Version,
     object: ServiceObject,
@@ -33,9 +34,21 @@ struct Provided {
 }
 
 /// The services provided so far, by id.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Services {
     provided: BTreeMap<String, Provided>,
+}
+
+impl Services {
+    /// Forgets the services the plugins in `plugin_ids` (or their modules)
+    /// provided.
+    pub(crate) fn forget(&mut self, plugin_ids: &[String]) {
+        self.provided.retain(|_, provided| {
+            !plugin_ids
+                .iter()
+                .any(|id| provided.provider.plugin_id().as_str() == id)
+        });
+    }
 }
 
 /// Services shared between every feature's host handle.

@@ -1,7 +1,7 @@
 //! One debounced file watcher for the whole host.
 //!
-//! Each thing the host follows on disk (today the configuration files;
-//! later the plugins directory and catalog files) registers its files under
+//! Each thing the host follows on disk (the configuration files and, in
+//! development, the plugins directory) registers its files under
 //! a [`WatchKind`]; changes arrive on one channel, each batch tagged with
 //! the kinds it concerns. Directories are watched rather than files, so
 //! that a file replaced by renaming (as editors save) is still seen.
@@ -29,6 +29,8 @@ pub const DEBOUNCE: Duration = Duration::from_millis(200);
 pub enum WatchKind {
     /// A configuration file.
     Config,
+    /// A plugin library file in the plugins directory.
+    Plugin,
 }
 
 /// A batch of changes: the kinds of the files that changed, and the files.
@@ -67,6 +69,20 @@ pub struct Watcher {
     directories: BTreeSet<Utf8PathBuf>,
 }
 
+/// Which kind a changed path is: a watched file's, or else its directory's
+/// when that directory is watched whole and the name is a plugin file's.
+fn kind_of(known: &BTreeMap<PathBuf, WatchKind>, path: &std::path::Path) -> Option<WatchKind> {
+    if let Some(kind) = known.get(path) {
+        return Some(*kind);
+    }
+    let name = path.file_name()?.to_str()?;
+    let candidate = !name.starts_with('.')
+        && Utf8Path::new(name).extension() == Some(crate::platform::LIBRARY_EXTENSION);
+    candidate
+        .then(|| known.get(path.parent()?).copied())
+        .flatten()
+}
+
 impl Watcher {
     /// Starts a watcher whose batches of changes arrive on the returned
     /// channel.
@@ -95,11 +111,11 @@ impl Watcher {
                 files: BTreeMap::new(),
             };
             for event in events {
-                let Some(kind) = known.get(&event.path) else {
+                let Some(kind) = kind_of(&known, &event.path) else {
                     continue;
                 };
                 if let Ok(path) = Utf8PathBuf::from_path_buf(event.path) {
-                    changed.files.entry(*kind).or_default().insert(path);
+                    changed.files.entry(kind).or_default().insert(path);
                 }
             }
             if !changed.files.is_empty() {
@@ -142,6 +158,36 @@ impl Watcher {
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .insert(file.into_std_path_buf(), kind);
         }
+        Ok(())
+    }
+}
+
+impl Watcher {
+    /// Reports changes to every plugin file (`*.so`, not hidden) directly
+    /// inside `directory` as `kind`.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error when the directory cannot be watched.
+    pub fn watch_directory(
+        &mut self,
+        kind: WatchKind,
+        directory: &Utf8Path,
+    ) -> Result<(), WatchError> {
+        let directory = absolute(directory)?;
+        if self.directories.insert(directory.clone()) {
+            self.debouncer
+                .watcher()
+                .watch(directory.as_std_path(), RecursiveMode::NonRecursive)
+                .map_err(|source| WatchError::Watch {
+                    path: directory.clone(),
+                    source,
+                })?;
+        }
+        self.files
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(directory.into_std_path_buf(), kind);
         Ok(())
     }
 }

@@ -165,7 +165,7 @@ async fn forward_plugin(
         PluginFuture(served.handler.handle(plugin_request)),
     )
     .await;
-    match answer {
+    let mut response = match answer {
         Ok(Ok(response)) => from_plugin_response(response),
         Ok(Err(reason)) => {
             tracing::error!(plugin_id, %method, %url, %reason, "a plugin's handler failed");
@@ -174,8 +174,15 @@ async fn forward_plugin(
             plugin_error(status, "InternalServerError", &method, &url, message)
         }
         Err(_) => timed_out(state, plugin_id, &method, &url),
-    }
+    };
+    response
+        .headers_mut()
+        .insert(GENERATION_HEADER, HeaderValue::from(served.generation));
+    response
 }
+
+/// The header naming the generation of the plugin that answered.
+pub(crate) const GENERATION_HEADER: &str = "x-greenroom-generation";
 
 /// Answers a request with routes linked into the host, through the same
 /// checks and limits as a plugin's.

@@ -17,6 +17,8 @@ pub(crate) struct Served {
     pub(crate) handler: HttpHandlerBox,
     /// Path prefixes below the mount point that need no credential.
     pub(crate) open_paths: Vec<String>,
+    /// Which initialization of the plugin made the handler (1 at start).
+    pub(crate) generation: u64,
 }
 
 /// The state of one plugin's routes.
@@ -30,6 +32,18 @@ pub(crate) enum Route {
     Failed(String),
     /// Routes linked into the host, answered without crossing a boundary.
     Native(Arc<Native>),
+}
+
+impl Route {
+    /// Whether a request still holds this route's handler.
+    pub(crate) fn handler_in_use(&self) -> bool {
+        match self {
+            Route::Starting(Some(served)) | Route::Ready(Some(served)) => {
+                Arc::strong_count(served) > 1
+            }
+            _ => false,
+        }
+    }
 }
 
 /// An axum router linked into the host and served under `/api/<id>`.
@@ -57,6 +71,7 @@ pub enum Phase {
 #[derive(Default)]
 pub struct Routes {
     routes: RwLock<BTreeMap<String, Route>>,
+    generations: RwLock<BTreeMap<String, u64>>,
     phase: AtomicU8,
     in_flight: AtomicUsize,
 }
@@ -71,12 +86,57 @@ impl Drop for InFlight<'_> {
 }
 
 impl Routes {
-    /// Marks every plugin in `plugin_ids` as starting.
+    /// Marks every plugin in `plugin_ids` as starting, each in a new
+    /// generation.
     pub(crate) fn starting(&self, plugin_ids: impl IntoIterator<Item = String>) {
         let mut routes = self.write();
+        let mut generations = self.write_generations();
         for id in plugin_ids {
+            *generations.entry(id.clone()).or_default() += 1;
             routes.insert(id, Route::Starting(None));
         }
+    }
+
+    /// Routes where a new generation of the plugins in `plugin_ids` stages
+    /// its handlers before they go live, numbered after this table's.
+    pub(crate) fn staging(&self, plugin_ids: impl IntoIterator<Item = String>) -> Self {
+        let staging = Self::default();
+        *staging.write_generations() = self.generations();
+        staging.starting(plugin_ids);
+        staging
+    }
+
+    /// Takes the routes and generations of `plugin_ids` from `staging` in
+    /// one step, and returns the routes they replace.
+    pub(crate) fn swap_in(&self, staging: &Self, plugin_ids: &[String]) -> Vec<Route> {
+        let staged_routes = staging.routes.read().unwrap_or_else(|p| p.into_inner());
+        let staged_generations = staging.generations();
+        let mut routes = self.write();
+        let mut generations = self.write_generations();
+        let mut replaced = Vec::new();
+        for id in plugin_ids {
+            if let Some(route) = staged_routes.get(id) {
+                replaced.extend(routes.insert(id.clone(), route.clone()));
+            }
+            if let Some(generation) = staged_generations.get(id) {
+                generations.insert(id.clone(), *generation);
+            }
+        }
+        replaced
+    }
+
+    /// Stops serving a plugin whose file was removed; returns its route.
+    pub(crate) fn remove(&self, plugin_id: &str) -> Option<Route> {
+        self.write_generations().remove(plugin_id);
+        self.write().remove(plugin_id)
+    }
+
+    /// Each plugin's generation: how many times it was initialized.
+    pub(crate) fn generations(&self) -> BTreeMap<String, u64> {
+        self.generations
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// Serves a router linked into the host under `/api/<id>`.
@@ -105,9 +165,11 @@ impl Routes {
         let mut routes = self.write();
         match routes.get_mut(plugin_id) {
             Some(Route::Starting(staged @ None)) => {
+                let generation = self.generations().get(plugin_id).copied().unwrap_or(1);
                 *staged = Some(Arc::new(Served {
                     handler,
                     open_paths,
+                    generation,
                 }));
                 Ok(())
             }
@@ -187,6 +249,12 @@ impl Routes {
     /// Moves the host to `phase`.
     pub fn set_phase(&self, phase: Phase) {
         self.phase.store(phase as u8, Ordering::Release);
+    }
+
+    fn write_generations(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, u64>> {
+        self.generations
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Route>> {

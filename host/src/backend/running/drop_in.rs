@@ -1,0 +1,336 @@
+//! Development mode's drop-in: a plugin file added to, replaced in or
+//! removed from the plugins directory loads, reloads or stops its plugins
+//! while the host runs.
+//!
+//! A replacement loads the new file from a private copy (so a file copied
+//! over in place is only ever read, never mapped) and registers it; it is
+//! refused, the old generation serving on, when its plugin ids differ from
+//! the old file's, when the whole set no longer resolves, or when any
+//! plugin of the new generation fails to start. Libraries are never
+//! unloaded: each load leaks its copy, so the instance endpoint counts them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+use super::{RunningBackend, entry_points};
+use crate::{
+    backend::{Library, host_services, pipeline},
+    check::{self, CheckOptions},
+    discover,
+    initialize::NextGeneration,
+    resolve::{self, ResolveOptions, Source},
+};
+
+/// What the running backend needs to follow its plugins directory.
+pub(super) struct DropIn {
+    /// The directory followed; `None` when not in development mode.
+    pub(super) plugins_dir: Option<Utf8PathBuf>,
+    pub(super) check: CheckOptions,
+    pub(super) resolve: ResolveOptions,
+    /// Every library loaded since the start, replaced ones included.
+    pub(super) libraries_loaded: u64,
+    /// Why the latest change of each file was refused, until one passes.
+    pub(super) refused: BTreeMap<Utf8PathBuf, String>,
+}
+
+/// What a change of a plugin file did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FileChange {
+    /// A new file's plugins started.
+    Loaded(Vec<String>),
+    /// A replaced file's plugins, and the plugins depending on them, now
+    /// serve in a new generation.
+    Reloaded(Vec<String>),
+    /// A removed file's plugins stopped.
+    Stopped(Vec<String>),
+    /// The file's content is what already runs, or it is not followed.
+    Unchanged,
+}
+
+/// Why a change of a plugin file was refused; what ran before goes on.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: the change was refused and the running plugins kept: {reason}")]
+pub struct FileChangeError {
+    /// The plugin file.
+    pub file: Utf8PathBuf,
+    /// Why.
+    pub reason: String,
+}
+
+impl RunningBackend {
+    /// Waits for the next batch of changed plugin files and applies each
+    /// change (see [`RunningBackend::apply_file_change`]); `None` when the
+    /// plugins directory is not followed. Waiting is cancel safe; applying
+    /// runs to its end.
+    pub async fn follow_plugin_files(
+        &mut self,
+    ) -> Option<Vec<Result<FileChange, FileChangeError>>> {
+        let files = self.plugin_changes.as_mut()?.recv().await?;
+        let mut outcomes = Vec::new();
+        for file in files {
+            outcomes.push(self.apply_file_change(&file).await);
+        }
+        Some(outcomes)
+    }
+
+    /// Loads, reloads or stops the plugins of `file` as it now is on disk.
+    ///
+    /// # Errors
+    ///
+    /// Returns why the change was refused; the running plugins are kept.
+    pub async fn apply_file_change(
+        &mut self,
+        file: &Utf8Path,
+    ) -> Result<FileChange, FileChangeError> {
+        let outcome = self.change(file).await;
+        let path = discover::absolute(file).unwrap_or_else(|_| file.to_owned());
+        match &outcome {
+            Ok(change) => {
+                if *change != FileChange::Unchanged {
+                    tracing::info!(file = %path, ?change, "plugin file applied");
+                }
+                self.loaded.drop_in.refused.remove(&path);
+            }
+            Err(error) => {
+                tracing::error!("{error}");
+                self.loaded
+                    .drop_in
+                    .refused
+                    .insert(path, error.reason.clone());
+            }
+        }
+        self.publish_generations();
+        outcome
+    }
+
+    async fn change(&mut self, file: &Utf8Path) -> Result<FileChange, FileChangeError> {
+        let refuse = |reason: String| FileChangeError {
+            file: file.to_owned(),
+            reason,
+        };
+        let path = discover::absolute(file).map_err(|error| refuse(error.to_string()))?;
+        let index = self
+            .loaded
+            .libraries
+            .iter()
+            .position(|old| old.path == path);
+        if !path.as_std_path().exists() {
+            return match index {
+                Some(index) => self.remove_library(index).await.map_err(refuse),
+                None => Ok(FileChange::Unchanged),
+            };
+        }
+        let checked = check::check(&path, &self.loaded.drop_in.check)
+            .map_err(|error| refuse(error.to_string()))?;
+        let running_sha = self
+            .loaded
+            .reports
+            .iter()
+            .find(|report| report.file == path && !report.is_refused())
+            .and_then(|report| report.sha256.clone());
+        if index.is_some() && running_sha.as_deref() == Some(checked.sha256.as_str()) {
+            return Ok(FileChange::Unchanged);
+        }
+        drop(checked);
+        self.load_library(&path, index).await.map_err(refuse)
+    }
+
+    /// Loads `path` as a new library, or as the next generation of the
+    /// library at `index`.
+    async fn load_library(
+        &mut self,
+        path: &Utf8Path,
+        index: Option<usize>,
+    ) -> Result<FileChange, String> {
+        let mut claims = pipeline::Claims::default();
+        for (position, library) in self.loaded.libraries.iter().enumerate() {
+            if Some(position) != index {
+                let _ = claims.claim(ids(library), &library.path);
+            }
+        }
+        let drop_in = &self.loaded.drop_in;
+        let (report, library) = pipeline::start_file(
+            path,
+            &drop_in.check,
+            &self.loaded.selection,
+            &self.loaded.private,
+            &mut claims,
+        );
+        if library.is_some() || report.is_refused() && report.features.is_some() {
+            self.loaded.drop_in.libraries_loaded += 1;
+        }
+        let Some(library) = library else {
+            return Err(report.status_line());
+        };
+        let plugins = plugin_ids(&library);
+        if let Some(old) = index.map(|index| &self.loaded.libraries[index]) {
+            let old_plugins = plugin_ids(old);
+            if old_plugins != plugins {
+                return Err(format!(
+                    "the new file provides plugins [{}] but the running one [{}]; a reload \
+                     keeps the plugin ids, so restart the host to change them",
+                    plugins.join(", "),
+                    old_plugins.join(", ")
+                ));
+            }
+        }
+
+        let mut libraries: Vec<&Library> = self.loaded.libraries.iter().collect();
+        match index {
+            Some(index) => libraries[index] = &library,
+            None => libraries.push(&library),
+        }
+        let plan = self.resolve(&libraries)?;
+        let (roots, declared) = entry_points(libraries);
+        let changed = library
+            .features
+            .plugins
+            .iter()
+            .map(|plugin| plugin.id.clone())
+            .chain(library.features.modules.iter().map(|m| m.plugin_id.clone()))
+            .filter(|id| plan.plugins.contains_key(id))
+            .collect::<BTreeSet<_>>();
+        let next = NextGeneration {
+            plan,
+            roots,
+            declared,
+            changed,
+        };
+        let drain = self.http.options.drain_timeout;
+        let started = self.initialized.next_generation(next, drain).await?;
+        let started = started.iter().map(ToString::to_string).collect();
+
+        self.loaded.reports.retain(|old| old.file != path);
+        self.loaded.reports.push(report);
+        let change = match index {
+            Some(index) => {
+                let old = std::mem::replace(&mut self.loaded.libraries[index], library);
+                stop_library(old).await;
+                FileChange::Reloaded(started)
+            }
+            None => {
+                self.loaded.libraries.push(library);
+                FileChange::Loaded(started)
+            }
+        };
+        Ok(change)
+    }
+
+    /// Stops the plugins of the library at `index`, whose file was removed.
+    async fn remove_library(&mut self, index: usize) -> Result<FileChange, String> {
+        let remaining: Vec<&Library> = self
+            .loaded
+            .libraries
+            .iter()
+            .enumerate()
+            .filter(|(position, _)| *position != index)
+            .map(|(_, library)| library)
+            .collect();
+        let plan = self.resolve(&remaining)?;
+        // FIXME: modules this library adds to other files' plugins stop
+        // being called, but those plugins are not initialized again.
+        let plugins = plugin_ids(&self.loaded.libraries[index]);
+        let drain = self.http.options.drain_timeout;
+        self.initialized.remove(&plugins, plan, drain).await;
+        let old = self.loaded.libraries.remove(index);
+        self.loaded.reports.retain(|report| report.file != old.path);
+        stop_library(old).await;
+        Ok(FileChange::Stopped(plugins))
+    }
+
+    /// The plan of `libraries`, or every problem in one line each.
+    fn resolve(&self, libraries: &[&Library]) -> Result<resolve::Plan, String> {
+        let origins: Vec<String> = libraries
+            .iter()
+            .map(|library| library.path.to_string())
+            .collect();
+        let sources: Vec<Source<'_>> = libraries
+            .iter()
+            .zip(&origins)
+            .map(|(library, origin)| Source {
+                origin,
+                features: &library.features,
+            })
+            .collect();
+        resolve::resolve(&sources, &host_services(), self.loaded.drop_in.resolve).map_err(
+            |problems| {
+                let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                format!(
+                    "the plugins would not resolve together: {}",
+                    lines.join("; ")
+                )
+            },
+        )
+    }
+
+    /// Shows every plugin's generation, the loaded libraries and refused
+    /// changes on the instance endpoint.
+    pub(super) fn publish_generations(&self) {
+        let libraries: Vec<serde_json::Value> = self
+            .loaded
+            .reports
+            .iter()
+            .map(|report| serde_json::to_value(report).unwrap_or_default())
+            .collect();
+        let refused: BTreeMap<String, &String> = self
+            .loaded
+            .drop_in
+            .refused
+            .iter()
+            .map(|(file, reason)| (file.to_string(), reason))
+            .collect();
+        let mut instance = self
+            .http
+            .instance
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(fields) = instance.as_object_mut() {
+            fields.insert("libraries".into(), serde_json::json!(libraries));
+            fields.insert("startup".into(), serde_json::json!(self.initialized.report));
+            fields.insert(
+                "generations".into(),
+                serde_json::json!(self.http.routes.generations()),
+            );
+            fields.insert(
+                "libraries_loaded".into(),
+                serde_json::json!(self.loaded.drop_in.libraries_loaded),
+            );
+            fields.insert("refused_changes".into(), serde_json::json!(refused));
+        }
+    }
+}
+
+/// Stops a library none of whose plugins runs any more: its runtime and
+/// threads. Its code stays mapped; libraries are never unloaded.
+async fn stop_library(library: Library) {
+    let Some(shutdown) = library.root.shutdown() else {
+        return;
+    };
+    let stopped = tokio::task::spawn_blocking(move || shutdown()).await;
+    if !matches!(stopped, Ok(abi_stable::std_types::RResult::ROk(()))) {
+        tracing::error!(file = %library.path, "the replaced library's shutdown failed");
+    }
+}
+
+fn plugin_ids(library: &Library) -> Vec<String> {
+    let mut ids: Vec<String> = library
+        .features
+        .plugins
+        .iter()
+        .map(|plugin| plugin.id.to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn ids(library: &Library) -> Vec<String> {
+    let modules: Vec<(String, String)> = library
+        .features
+        .modules
+        .iter()
+        .map(|module| (module.plugin_id.to_string(), module.module_id.to_string()))
+        .collect();
+    pipeline::ids_of(&plugin_ids(library), &modules)
+}

@@ -1,0 +1,267 @@
+//! Development mode's drop-in: plugin files replaced while the host runs
+//! load as a new generation beside the old one, which finishes what it
+//! answers; a broken file leaves the old generation serving.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use axum::{body::Body, http::Request};
+use camino::{Utf8Path, Utf8PathBuf};
+use greenroom_host::{
+    Backend, FileChange, RunningBackend,
+    serve::{AuthPolicy, HttpOptions},
+};
+use tower::ServiceExt as _;
+
+use crate::artifacts::{fixture, renumbered, scratch};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime starts")
+}
+
+/// A plugins directory holding a copy of each fixture, named after it.
+fn plugins_dir(test: &str, fixtures: &[&str]) -> Utf8PathBuf {
+    let dir = scratch(test).join("plugins");
+    std::fs::create_dir_all(&dir).expect("scratch directories can be created");
+    for name in fixtures {
+        std::fs::copy(fixture(name), dir.join(format!("{name}.so"))).expect("fixtures copy");
+    }
+    dir
+}
+
+async fn start(test: &str, dir: &Utf8Path) -> RunningBackend {
+    let options = HttpOptions {
+        auth: AuthPolicy {
+            open: true,
+            tokens: Vec::new(),
+        },
+        ..HttpOptions::default()
+    };
+    Backend::new()
+        .plugins_dir(dir)
+        .private_dir(scratch(&format!("{test}-private")))
+        .http_options(options)
+        .watch_plugins(true)
+        .load()
+        .expect("the plugins load")
+        .start()
+        .await
+        .expect("the plugins start")
+}
+
+/// Writes `bytes` next to `dest` and renames it over `dest`.
+fn replace(dest: &Utf8Path, source: &Utf8Path) {
+    let temporary = dest.with_file_name(".incoming.tmp");
+    std::fs::copy(source, &temporary).expect("the new file is written");
+    std::fs::rename(&temporary, dest).expect("the new file is renamed over the old");
+}
+
+async fn get(router: &axum::Router, path: &str) -> (u16, Option<u64>, String) {
+    let request = Request::get(path).body(Body::empty()).expect("a request");
+    let response = router.clone().oneshot(request).await.expect("infallible");
+    let generation = response
+        .headers()
+        .get("x-greenroom-generation")
+        .and_then(|value| value.to_str().ok()?.parse().ok());
+    let status = response.status().as_u16();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("the body is read");
+    (
+        status,
+        generation,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+async fn instance(router: &axum::Router) -> serde_json::Value {
+    let (_, _, body) = get(router, "/.greenroom/v1/instance").await;
+    serde_json::from_str(&body).expect("the instance is JSON")
+}
+
+#[test]
+fn a_request_in_flight_finishes_on_the_old_generation_after_the_new_one_answered() {
+    let dir = plugins_dir("reload-in-flight", &["web"]);
+    let next = renumbered(
+        &fixture("web"),
+        &[("pong", "gnop")],
+        &scratch("reload-in-flight-next").join("web.so"),
+    );
+    runtime().block_on(async {
+        let mut running = start("reload-in-flight", &dir).await;
+        let router = running.router();
+        let sequence = Arc::new(AtomicU64::new(0));
+
+        let held = tokio::spawn({
+            let (router, sequence) = (router.clone(), sequence.clone());
+            async move {
+                let answer = get(&router, "/api/web/sleep?ms=1500").await;
+                (answer, sequence.fetch_add(1, Ordering::SeqCst))
+            }
+        });
+        tokio::task::yield_now().await;
+        let stop = Arc::new(AtomicBool::new(false));
+        let load = tokio::spawn({
+            let (router, sequence, stop) = (router.clone(), sequence.clone(), stop.clone());
+            async move {
+                let (mut failed, mut first_new) = (Vec::new(), None);
+                while !stop.load(Ordering::SeqCst) {
+                    let (status, generation, body) = get(&router, "/api/web/open/ping").await;
+                    if status != 200 {
+                        failed.push((status, body));
+                    } else if generation == Some(2) && first_new.is_none() {
+                        assert_eq!(body, "gnop");
+                        first_new = Some(sequence.fetch_add(1, Ordering::SeqCst));
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                (failed, first_new)
+            }
+        });
+
+        replace(&dir.join("web.so"), &next);
+        let started = Instant::now();
+        let outcome = loop {
+            assert!(
+                started.elapsed() < DEADLINE,
+                "the replacement was never noticed"
+            );
+            let outcomes = running
+                .follow_plugin_files()
+                .await
+                .expect("the directory is followed");
+            if let Some(outcome) = outcomes.into_iter().find(|outcome| outcome.is_ok()) {
+                break outcome;
+            }
+        };
+        assert_eq!(outcome, Ok(FileChange::Reloaded(vec!["web".to_string()])));
+
+        let ((status, generation, body), held_done) = held.await.expect("the held request ends");
+        stop.store(true, Ordering::SeqCst);
+        let (failed, first_new) = load.await.expect("the load ends");
+        assert_eq!(
+            (status, generation, body.as_str()),
+            (200, Some(1), "slept 1500 ms")
+        );
+        assert_eq!(failed, Vec::<(u16, String)>::new());
+        let first_new = first_new.expect("the new generation answered");
+        assert!(
+            first_new < held_done,
+            "generation 2 answered before the held request ended"
+        );
+        assert_eq!(get(&router, "/api/web/open/ping").await.1, Some(2));
+        let instance = instance(&router).await;
+        assert_eq!(instance["generations"]["web"], 2);
+        assert_eq!(instance["libraries_loaded"], 2);
+        assert_eq!(running.stop().await, Vec::<String>::new());
+    });
+}
+
+#[test]
+fn a_reloaded_provider_gives_its_restarted_dependent_the_new_service() {
+    let dir = plugins_dir("reload-provider", &["counter-provider", "counter-consumer"]);
+    let next = renumbered(
+        &fixture("counter-provider"),
+        &[("the counter plugin", "the counter PLUGIN")],
+        &scratch("reload-provider-next").join("counter-provider.so"),
+    );
+    runtime().block_on(async {
+        let mut running = start("reload-provider", &dir).await;
+        replace(&dir.join("counter-provider.so"), &next);
+
+        let outcome = running
+            .apply_file_change(&dir.join("counter-provider.so"))
+            .await;
+
+        // The consumer counts 1, 2, 3 only with a fresh counter: the new
+        // provider's, not the old one it counted to 3 with.
+        let restarted = vec!["counter".to_string(), "counter-user".to_string()];
+        assert_eq!(outcome, Ok(FileChange::Reloaded(restarted)));
+        let user = running.report().plugin("counter-user").unwrap();
+        assert_eq!(user.error, None);
+        let instance = instance(&running.router()).await;
+        assert_eq!(instance["generations"]["counter"], 2);
+        assert_eq!(instance["generations"]["counter-user"], 2);
+        assert_eq!(running.stop().await, Vec::<String>::new());
+    });
+}
+
+#[test]
+fn a_broken_or_foreign_file_leaves_the_old_generation_serving() {
+    let dir = plugins_dir("reload-broken", &["web"]);
+    let bytes = std::fs::read(fixture("web")).expect("the fixture is readable");
+    let truncated = scratch("reload-broken-next").join("web.so");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).expect("scratch files can be written");
+    runtime().block_on(async {
+        let mut running = start("reload-broken", &dir).await;
+        let router = running.router();
+        let web = dir.join("web.so");
+
+        replace(&web, &truncated);
+        let truncated_outcome = running.apply_file_change(&web).await;
+        replace(&web, &fixture("counter-provider"));
+        let foreign_outcome = running.apply_file_change(&web).await;
+
+        assert!(truncated_outcome.is_err(), "{truncated_outcome:?}");
+        let foreign = foreign_outcome.expect_err("a file with other plugin ids is refused");
+        assert!(
+            foreign
+                .reason
+                .contains("provides plugins [counter] but the running one [web]"),
+            "{foreign}"
+        );
+        assert_eq!(
+            get(&router, "/api/web/open/ping").await,
+            (200, Some(1), "pong".into())
+        );
+        let instance = instance(&router).await;
+        assert_eq!(instance["generations"]["web"], 1);
+        assert_eq!(
+            instance["refused_changes"][web.as_str()],
+            foreign.reason.as_str()
+        );
+        assert_eq!(running.stop().await, Vec::<String>::new());
+    });
+}
+
+#[test]
+fn a_file_copied_over_in_place_is_only_a_replacement() {
+    let dir = plugins_dir("reload-in-place", &["web"]);
+    let next = renumbered(
+        &fixture("web"),
+        &[("pong", "gnop")],
+        &scratch("reload-in-place-next").join("web.so"),
+    );
+    runtime().block_on(async {
+        let mut running = start("reload-in-place", &dir).await;
+        let router = running.router();
+        let web = dir.join("web.so");
+        let bytes = std::fs::read(&next).expect("the copy is readable");
+
+        // Half written, as a copy in progress looks, then complete.
+        std::fs::write(&web, &bytes[..bytes.len() / 3]).expect("the file is overwritten");
+        let partial = running.apply_file_change(&web).await;
+        let old_answer = get(&router, "/api/web/open/ping").await;
+        std::fs::write(&web, &bytes).expect("the file is overwritten");
+        let complete = running.apply_file_change(&web).await;
+
+        assert!(partial.is_err(), "{partial:?}");
+        assert_eq!(old_answer, (200, Some(1), "pong".into()));
+        assert_eq!(complete, Ok(FileChange::Reloaded(vec!["web".to_string()])));
+        assert_eq!(
+            get(&router, "/api/web/open/ping").await,
+            (200, Some(2), "gnop".into())
+        );
+        assert_eq!(running.stop().await, Vec::<String>::new());
+    });
+}
