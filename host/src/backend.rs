@@ -112,6 +112,17 @@ impl Backend {
         self
     }
 
+    /// How files are probed before loading, when they are.
+    pub(crate) fn probe_options(&self) -> Option<crate::inspect::InspectOptions> {
+        self.probe
+            .as_ref()
+            .map(|(program, timeout)| crate::inspect::InspectOptions {
+                check: self.check.clone(),
+                probe_program: program.clone(),
+                timeout: *timeout,
+            })
+    }
+
     /// Reads the time for the host's services (the cache's expiry) from
     /// `clock`, such as a `ManualClock` a test moves.
     pub fn clock(mut self, clock: std::sync::Arc<dyn crate::services::Clock>) -> Self {

@@ -178,6 +178,7 @@ impl LoadedBackend {
                     .clone()
                     .filter(|_| backend.watch_plugins),
                 check: backend.check.clone(),
+                probe: backend.probe_options(),
                 resolve: backend.resolve,
                 libraries_loaded,
                 refused: BTreeMap::new(),

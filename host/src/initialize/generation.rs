@@ -7,6 +7,14 @@
 //! plugin initialized after the swap only ever sees the new ones. Requests
 //! already answered by the old generation keep its handler until they end;
 //! then the old generation's shutdown hooks run, dependents first.
+//!
+//! Scheduled tasks and cache entries belong to the plugin, not the
+//! generation: the new generation's tasks replace the old ones of the same
+//! id as it initializes, and the cache carries over.
+//!
+//! FIXME: a task the old generation scheduled under an id the new one does
+//! not schedule keeps running the old code until shutdown; the scheduler
+//! does not yet know generations.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -61,12 +69,14 @@ impl Initialized {
         let staging = Shared {
             services: Arc::new(Mutex::new(lock(&self.shared.services).clone())),
             routes: Arc::new(live.staging(ids.clone())),
+            core: self.shared.core.clone(),
         };
         let features = Arc::new(Features {
             roots: next.roots,
             declared: next.declared,
             config: self.features.config.clone(),
             routes: live.clone(),
+            core: self.features.core.clone(),
         });
 
         let mut hooks = BTreeMap::new();

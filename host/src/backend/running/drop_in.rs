@@ -27,6 +27,8 @@ pub(super) struct DropIn {
     /// The directory followed; `None` when not in development mode.
     pub(super) plugins_dir: Option<Utf8PathBuf>,
     pub(super) check: CheckOptions,
+    /// How files are probed in a child process first, when they are.
+    pub(super) probe: Option<crate::inspect::InspectOptions>,
     pub(super) resolve: ResolveOptions,
     /// Every library loaded since the start, replaced ones included.
     pub(super) libraries_loaded: u64,
@@ -153,6 +155,7 @@ impl RunningBackend {
         let drop_in = &self.loaded.drop_in;
         let (report, library) = pipeline::start_file(
             path,
+            drop_in.probe.as_ref(),
             &drop_in.check,
             &self.loaded.selection,
             &self.loaded.private,
