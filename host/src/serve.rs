@@ -56,6 +56,58 @@ pub struct HttpOptions {
     pub header_timeout: Duration,
     /// Who may call plugin routes.
     pub auth: AuthPolicy,
+    /// Which other origins browsers may call the host from; none when
+    /// `None`.
+    pub cors: Option<Cors>,
+}
+
+/// Cross-origin requests browsers may make, in Backstage's `backend.cors`
+/// terms.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cors {
+    /// Allowed origins, such as `https://backstage.example.com`, or `*`.
+    pub origins: Vec<String>,
+    /// Allowed methods; empty allows the usual ones.
+    pub methods: Vec<String>,
+    /// Whether browsers may send credentials.
+    pub credentials: bool,
+}
+
+impl Cors {
+    /// The layer that answers preflight requests and adds the headers.
+    fn layer(&self) -> tower_http::cors::CorsLayer {
+        use axum::http::{HeaderValue, Method};
+        use tower_http::cors::{AllowOrigin, CorsLayer};
+
+        let origin = if self.origins.iter().any(|origin| origin == "*") {
+            AllowOrigin::any()
+        } else {
+            AllowOrigin::list(
+                self.origins
+                    .iter()
+                    .filter_map(|origin| HeaderValue::from_str(origin).ok()),
+            )
+        };
+        let methods: Vec<Method> = if self.methods.is_empty() {
+            ["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE"]
+                .iter()
+                .filter_map(|method| method.parse().ok())
+                .collect()
+        } else {
+            self.methods
+                .iter()
+                .filter_map(|method| method.parse().ok())
+                .collect()
+        };
+        CorsLayer::new()
+            .allow_origin(origin)
+            .allow_methods(methods)
+            .allow_headers([
+                axum::http::header::AUTHORIZATION,
+                axum::http::header::CONTENT_TYPE,
+            ])
+            .allow_credentials(self.credentials)
+    }
 }
 
 impl Default for HttpOptions {
@@ -69,6 +121,7 @@ impl Default for HttpOptions {
             max_headers: 100,
             header_timeout: Duration::from_secs(10),
             auth: AuthPolicy::default(),
+            cors: None,
         }
     }
 }
@@ -104,7 +157,8 @@ impl HttpState {
 
 /// The host's HTTP routes, for serving or for calling in process.
 pub fn router(state: Arc<HttpState>) -> Router {
-    Router::new()
+    let cors = state.options.cors.as_ref().map(Cors::layer);
+    let router = Router::new()
         .route("/.backstage/health/v1/liveness", get(liveness))
         .route("/.backstage/health/v1/readiness", get(readiness))
         .route("/.greenroom/v1/instance", get(instance))
@@ -113,7 +167,11 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/api/{plugin_id}/{*rest}", any(forward::plugin_path))
         .fallback(forward::not_found)
         .layer(axum::middleware::from_fn(forward::log_request))
-        .with_state(state)
+        .with_state(state);
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
 }
 
 async fn liveness() -> Json<serde_json::Value> {

@@ -15,7 +15,7 @@ use axum::{
 use greenroom_host::{
     Backend, RunningBackend,
     resolve::Node,
-    serve::{AuthPolicy, HttpOptions, StaticToken},
+    serve::{AuthPolicy, Cors, HttpOptions, StaticToken},
 };
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
@@ -509,6 +509,57 @@ fn the_instance_endpoint_lists_libraries_and_the_startup_report() {
             .map(|plugin| (&plugin["plugin_id"], &plugin["status"]))
             .collect();
         assert_eq!(plugins, [(&json!("web"), &json!("started"))]);
+        stop(running).await;
+    });
+}
+
+#[test]
+fn cors_answers_preflights_for_allowed_origins_only() {
+    runtime().block_on(async {
+        let cors = Cors {
+            origins: vec!["https://portal.example".to_string()],
+            methods: Vec::new(),
+            credentials: false,
+        };
+        let options = options(|options| options.cors = Some(cors));
+        let running = start(web_backend("http-cors", options)).await;
+        let router = running.router();
+        let preflight = |origin: &str| {
+            Request::builder()
+                .method(Method::OPTIONS)
+                .uri("/api/web/echo")
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .body(Body::empty())
+                .expect("the request is valid")
+        };
+
+        let allowed = router
+            .clone()
+            .oneshot(preflight("https://portal.example"))
+            .await
+            .unwrap();
+        assert_eq!(allowed.status(), StatusCode::OK);
+        assert_eq!(
+            allowed.headers()["access-control-allow-origin"],
+            "https://portal.example"
+        );
+        let other = router
+            .clone()
+            .oneshot(preflight("https://evil.example"))
+            .await
+            .unwrap();
+        assert!(other.headers().get("access-control-allow-origin").is_none());
+
+        let mut call = get("/api/web/echo");
+        call.headers_mut()
+            .insert("origin", HeaderValue::from_static("https://portal.example"));
+        let answered = router.clone().oneshot(call).await.unwrap();
+        assert_eq!(answered.status(), StatusCode::OK);
+        assert_eq!(
+            answered.headers()["access-control-allow-origin"],
+            "https://portal.example"
+        );
         stop(running).await;
     });
 }

@@ -19,7 +19,101 @@ use super::{
     key::KeyPath,
     tree::{Node, Value},
 };
-use crate::serve::{AuthPolicy, StaticToken};
+use crate::serve::{AuthPolicy, Cors, StaticToken};
+
+/// Reads `backend.cors` (Backstage's keys: `origin` as one origin or a list,
+/// `methods`, `credentials`); `None` when it is not set.
+pub(crate) fn cors(config: &Config) -> Result<Option<Cors>, Vec<ConfigError>> {
+    let Some((node, path)) = config.lookup("backend.cors").map_err(|error| vec![error])? else {
+        return Ok(None);
+    };
+    let origin_path = path.child("origin");
+    let origins = match node.get("origin") {
+        None => Vec::new(),
+        Some(Node {
+            value: Value::String(origin),
+            ..
+        }) => vec![origin.clone()],
+        Some(Node {
+            value: Value::List(items),
+            ..
+        }) => items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| match &item.value {
+                Value::String(origin) => Ok(origin.clone()),
+                _ => Err(wrong_type(item, &origin_path.item(index), "origin string")),
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|error| vec![error])?,
+        Some(other) => {
+            return Err(vec![wrong_type(
+                other,
+                &origin_path,
+                "origin or list of origins",
+            )]);
+        }
+    };
+    for (index, origin) in origins.iter().enumerate() {
+        let valid = origin == "*"
+            || axum::http::HeaderValue::from_str(origin).is_ok() && origin.contains("://");
+        if !valid {
+            let item = node.get("origin").expect("the origins were just read");
+            return Err(vec![wrong_type(
+                item,
+                &origin_path.item(index),
+                "origin such as https://host",
+            )]);
+        }
+    }
+    let methods = match node.get("methods") {
+        None => Vec::new(),
+        Some(Node {
+            value: Value::List(items),
+            ..
+        }) => items
+            .iter()
+            .filter_map(|item| match &item.value {
+                Value::String(method) => Some(method.to_ascii_uppercase()),
+                _ => None,
+            })
+            .collect(),
+        Some(other) => {
+            return Err(vec![wrong_type(
+                other,
+                &path.child("methods"),
+                "list of methods",
+            )]);
+        }
+    };
+    let credentials = match node.get("credentials") {
+        None => false,
+        Some(Node {
+            value: Value::Boolean(flag),
+            ..
+        }) => *flag,
+        Some(other) => {
+            return Err(vec![wrong_type(
+                other,
+                &path.child("credentials"),
+                "boolean",
+            )]);
+        }
+    };
+    if credentials && origins.iter().any(|origin| origin == "*") {
+        let item = node.get("credentials").expect("credentials were just read");
+        return Err(vec![wrong_type(
+            item,
+            &path.child("credentials"),
+            "false when origin is `*` (browsers refuse credentials for any origin)",
+        )]);
+    }
+    Ok(Some(Cors {
+        origins,
+        methods,
+        credentials,
+    }))
+}
 
 /// Reads `backend.auth`.
 pub(crate) fn auth_policy(config: &Config) -> Result<AuthPolicy, Vec<ConfigError>> {
@@ -159,6 +253,50 @@ mod tests {
                 ("indexer".to_string(), Some(vec!["catalog".to_string()])),
                 ("admin".to_string(), None)
             ]
+        );
+    }
+
+    fn cors_of(yaml: &str) -> Result<Option<Cors>, Vec<String>> {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let number = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("greenroom-cors-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = camino::Utf8PathBuf::from_path_buf(dir.join(format!("{number}.yaml"))).unwrap();
+        std::fs::write(&file, yaml).unwrap();
+        let config = ConfigLoader::new().file(&file).load().unwrap();
+        cors(&config).map_err(|errors| errors.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn cors_takes_one_origin_or_a_list() {
+        let one = cors_of("backend:\n  cors:\n    origin: https://a.example\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(one.origins, ["https://a.example"]);
+        let many = cors_of(
+            "backend:\n  cors:\n    origin: [https://a.example, https://b.example]\n    \
+             methods: [get, post]\n    credentials: true\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(many.origins, ["https://a.example", "https://b.example"]);
+        assert_eq!(many.methods, ["GET", "POST"]);
+        assert!(many.credentials);
+        assert_eq!(cors_of("backend: {}\n").unwrap(), None);
+    }
+
+    #[test]
+    fn cors_refuses_credentials_for_any_origin_and_origins_without_a_scheme() {
+        let any =
+            cors_of("backend:\n  cors:\n    origin: '*'\n    credentials: true\n").unwrap_err();
+        assert!(
+            any[0].contains("backend.cors.credentials: expected false when origin is `*`"),
+            "{any:?}"
+        );
+        let bare = cors_of("backend:\n  cors:\n    origin: [example.com]\n").unwrap_err();
+        assert!(
+            bare[0].contains("backend.cors.origin[0]: expected origin such as https://host"),
+            "{bare:?}"
         );
     }
 

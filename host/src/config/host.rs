@@ -40,6 +40,19 @@ pub fn host_schema() -> Value {
                     },
                 },
             },
+            "cors": {
+                "type": "object",
+                "properties": {
+                    "origin": {
+                        "anyOf": [
+                            {"type": "string"},
+                            {"type": "array", "items": {"type": "string"}},
+                        ],
+                    },
+                    "methods": {"type": "array", "items": {"type": "string"}},
+                    "credentials": {"type": "boolean"},
+                },
+            },
             "auth": {
                 "type": "object",
                 "properties": {

@@ -129,6 +129,10 @@ impl HostSettings {
             Ok(policy) => settings.http.auth = policy,
             Err(found) => errors.extend(found),
         }
+        match super::auth::cors(config) {
+            Ok(cors) => settings.http.cors = cors,
+            Err(found) => errors.extend(found),
+        }
         settings.http.listen = settings.listen;
 
         match PluginSelection::from_config(config) {
