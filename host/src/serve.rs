@@ -11,6 +11,7 @@
 mod auth;
 mod forward;
 mod routes;
+mod tls;
 
 use std::{
     net::SocketAddr,
@@ -32,10 +33,12 @@ use hyper_util::{
     service::TowerToHyperService,
 };
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tokio_rustls::TlsAcceptor;
 
 pub use auth::{AuthPolicy, StaticToken};
 pub(crate) use routes::Route;
 pub use routes::{Phase, Routes};
+pub use tls::Tls;
 
 /// Settings of the HTTP server.
 #[derive(Clone, Debug)]
@@ -59,6 +62,8 @@ pub struct HttpOptions {
     /// Which other origins browsers may call the host from; none when
     /// `None`.
     pub cors: Option<Cors>,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    pub tls: Option<Tls>,
 }
 
 /// Cross-origin requests browsers may make, in Backstage's `backend.cors`
@@ -122,6 +127,7 @@ impl Default for HttpOptions {
             header_timeout: Duration::from_secs(10),
             auth: AuthPolicy::default(),
             cors: None,
+            tls: None,
         }
     }
 }
@@ -235,6 +241,11 @@ pub async fn drain(state: &HttpState) {
     }
 }
 
+/// A connection's byte stream, plain or TLS.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
 /// A running HTTP server.
 pub struct Server {
     address: SocketAddr,
@@ -250,6 +261,12 @@ impl Server {
     /// Returns the operating system's error when the address cannot be
     /// bound.
     pub async fn start(state: Arc<HttpState>) -> std::io::Result<Self> {
+        let tls = match &state.options.tls {
+            Some(tls) => Some(tls.acceptor().map_err(|reason| {
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("HTTPS: {reason}"))
+            })?),
+            None => None,
+        };
         let listener = TcpListener::bind(state.options.listen).await?;
         let address = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<Duration>();
@@ -261,7 +278,7 @@ impl Server {
                  open to anyone who can reach this address; never use it outside development"
             );
         }
-        let task = tokio::spawn(accept(listener, state, stopped));
+        let task = tokio::spawn(accept(listener, state, tls, stopped));
         Ok(Self {
             address,
             stop,
@@ -287,6 +304,7 @@ impl Server {
 async fn accept(
     listener: TcpListener,
     state: Arc<HttpState>,
+    tls: Option<TlsAcceptor>,
     mut stopped: oneshot::Receiver<Duration>,
 ) {
     let service = TowerToHyperService::new(router(state.clone()));
@@ -311,10 +329,23 @@ async fn accept(
                         continue;
                     }
                 };
-                let connection = builder.serve_connection(TokioIo::new(stream), service.clone());
-                let connection = graceful.watch(connection);
+                let (builder, service, watcher) = (builder.clone(), service.clone(), graceful.watcher());
+                let tls = tls.clone();
+                let header_timeout = state.options.header_timeout;
                 tokio::spawn(async move {
-                    if let Err(error) = connection.await {
+                    let io: Box<dyn Io> = match tls {
+                        None => Box::new(stream),
+                        Some(tls) => match tokio::time::timeout(header_timeout, tls.accept(stream)).await {
+                            Ok(Ok(stream)) => Box::new(stream),
+                            Ok(Err(error)) => {
+                                tracing::debug!(%error, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => return,
+                        },
+                    };
+                    let connection = builder.serve_connection(TokioIo::new(io), service);
+                    if let Err(error) = watcher.watch(connection).await {
                         tracing::debug!(%error, "connection ended with an error");
                     }
                 });

@@ -19,7 +19,33 @@ use super::{
     key::KeyPath,
     tree::{Node, Value},
 };
-use crate::serve::{AuthPolicy, Cors, StaticToken};
+use crate::serve::{AuthPolicy, Cors, StaticToken, Tls};
+
+/// Reads `backend.https.certificate` (`cert` and `key`, PEM text, usually
+/// through `$file`); `None` when HTTPS is not configured.
+pub(crate) fn tls(config: &Config) -> Result<Option<Tls>, Vec<ConfigError>> {
+    let certificate = config
+        .optional_string("backend.https.certificate.cert")
+        .map_err(|error| vec![error])?;
+    let key = config
+        .optional_string("backend.https.certificate.key")
+        .map_err(|error| vec![error])?;
+    match (certificate, key) {
+        (None, None) => Ok(None),
+        (Some(certificate), Some(key)) => Ok(Some(Tls { certificate, key })),
+        _ => {
+            let (node, path) = config
+                .lookup("backend.https.certificate")
+                .map_err(|error| vec![error])?
+                .expect("one of the two keys was just read");
+            Err(vec![wrong_type(
+                node,
+                &path,
+                "object with both cert and key",
+            )])
+        }
+    }
+}
 
 /// Reads `backend.cors` (Backstage's keys: `origin` as one origin or a list,
 /// `methods`, `credentials`); `None` when it is not set.

@@ -40,6 +40,18 @@ pub fn host_schema() -> Value {
                     },
                 },
             },
+            "https": {
+                "type": "object",
+                "properties": {
+                    "certificate": {
+                        "type": "object",
+                        "properties": {
+                            "cert": {"type": "string"},
+                            "key": {"type": "string", "visibility": "secret"},
+                        },
+                    },
+                },
+            },
             "cors": {
                 "type": "object",
                 "properties": {

@@ -133,6 +133,10 @@ impl HostSettings {
             Ok(cors) => settings.http.cors = cors,
             Err(found) => errors.extend(found),
         }
+        match super::auth::tls(config) {
+            Ok(tls) => settings.http.tls = tls,
+            Err(found) => errors.extend(found),
+        }
         settings.http.listen = settings.listen;
 
         match PluginSelection::from_config(config) {

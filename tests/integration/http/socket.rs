@@ -217,3 +217,65 @@ fn shutdown_lets_requests_in_flight_finish_and_fails_readiness() {
     let failures = runtime.block_on(stopping).expect("stopping does not panic");
     assert_eq!(failures, Vec::<String>::new());
 }
+
+#[test]
+fn the_server_speaks_https_with_a_configured_certificate() {
+    use std::sync::Arc;
+
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])
+        .expect("a certificate can be made");
+    let tls = greenroom_host::serve::Tls {
+        certificate: generated.cert.pem(),
+        key: generated.signing_key.serialize_pem(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let options = greenroom_host::serve::HttpOptions { tls: Some(tls), ..Default::default() };
+        let running = greenroom_host::Backend::new()
+            .no_plugins_dir()
+            .private_dir(crate::artifacts::scratch("https"))
+            .http_options(options)
+            .listen(([127, 0, 0, 1], 0).into())
+            .load()
+            .unwrap()
+            .start()
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        let address = running.http_address().expect("the host listens");
+
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(generated.cert.der().clone()).expect("the certificate is a root");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let client = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+        let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut stream = connector.connect(name, tcp).await.expect("the TLS handshake succeeds");
+        stream
+            .write_all(b"GET /.backstage/health/v1/liveness HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response).await;
+        assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+        assert!(response.ends_with("{\"status\":\"ok\"}"), "{response}");
+
+        // Plain HTTP to the HTTPS port gets no answer but a closed connection.
+        let mut plain = tokio::net::TcpStream::connect(address).await.unwrap();
+        plain.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let mut nothing = Vec::new();
+        let _ = plain.read_to_end(&mut nothing).await;
+        assert!(!String::from_utf8_lossy(&nothing).starts_with("HTTP/1.1 200"));
+        running.stop().await;
+    });
+}
