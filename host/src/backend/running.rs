@@ -96,6 +96,27 @@ fn aborted(report: &StartupReport) -> String {
     causes.join("; ")
 }
 
+/// Resolves the features of `libraries` against the host's services.
+pub(super) fn resolve_libraries<'a>(
+    libraries: impl Iterator<Item = &'a Library>,
+    options: resolve::ResolveOptions,
+) -> Result<Plan, Vec<Problem>> {
+    let libraries: Vec<&Library> = libraries.collect();
+    let origins: Vec<String> = libraries
+        .iter()
+        .map(|library| library.path.to_string())
+        .collect();
+    let sources: Vec<Source<'_>> = libraries
+        .iter()
+        .zip(&origins)
+        .map(|(library, origin)| Source {
+            origin,
+            features: &library.features,
+        })
+        .collect();
+    resolve::resolve(&sources, &host_services(), options)
+}
+
 /// Libraries loaded and resolved, not yet initialized.
 pub struct LoadedBackend {
     reports: Vec<LibraryReport>,
@@ -125,19 +146,7 @@ impl LoadedBackend {
         private: PrivateDir,
         backend: &Backend,
     ) -> Self {
-        let origins: Vec<String> = libraries
-            .iter()
-            .map(|library| library.path.to_string())
-            .collect();
-        let sources: Vec<Source<'_>> = libraries
-            .iter()
-            .zip(&origins)
-            .map(|(library, origin)| Source {
-                origin,
-                features: &library.features,
-            })
-            .collect();
-        let resolution = resolve::resolve(&sources, &host_services(), backend.resolve);
+        let resolution = resolve_libraries(libraries.iter(), backend.resolve);
         match &resolution {
             Ok(plan) => plan
                 .warnings

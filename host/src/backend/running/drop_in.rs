@@ -15,11 +15,11 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use super::{RunningBackend, entry_points};
 use crate::{
-    backend::{Library, host_services, pipeline},
+    backend::{Library, pipeline},
     check::{self, CheckOptions},
     discover,
     initialize::NextGeneration,
-    resolve::{self, ResolveOptions, Source},
+    resolve::{self, ResolveOptions},
 };
 
 /// What the running backend needs to follow its plugins directory.
@@ -245,19 +245,7 @@ impl RunningBackend {
 
     /// The plan of `libraries`, or every problem in one line each.
     fn resolve(&self, libraries: &[&Library]) -> Result<resolve::Plan, String> {
-        let origins: Vec<String> = libraries
-            .iter()
-            .map(|library| library.path.to_string())
-            .collect();
-        let sources: Vec<Source<'_>> = libraries
-            .iter()
-            .zip(&origins)
-            .map(|(library, origin)| Source {
-                origin,
-                features: &library.features,
-            })
-            .collect();
-        resolve::resolve(&sources, &host_services(), self.loaded.drop_in.resolve).map_err(
+        super::resolve_libraries(libraries.iter().copied(), self.loaded.drop_in.resolve).map_err(
             |problems| {
                 let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
                 format!(

@@ -10,7 +10,7 @@
 //! loading take minutes or gigabytes. Every `$include` and `$file` counts
 //! each time it is reached, and a YAML alias counts as the copy it makes.
 
-use std::{fmt, fs::FileType, io::Read};
+use std::{fmt, io::Read};
 
 use camino::Utf8Path;
 
@@ -174,7 +174,9 @@ fn read_regular_file(path: &Utf8Path, allowed: u64) -> Result<Vec<u8>, Unreadabl
     let file = open_without_blocking(path.as_std_path()).map_err(Unreadable::Io)?;
     let metadata = file.metadata().map_err(Unreadable::Io)?;
     if !metadata.is_file() {
-        return Err(Unreadable::NotRegular(kind(metadata.file_type())));
+        return Err(Unreadable::NotRegular(crate::platform::file_kind(
+            metadata.file_type(),
+        )));
     }
     let too_much = |length: u64| {
         if length > MAX_FILE_BYTES {
@@ -196,28 +198,6 @@ fn read_regular_file(path: &Utf8Path, allowed: u64) -> Result<Vec<u8>, Unreadabl
     match too_much(bytes.len() as u64) {
         Some(problem) => Err(problem),
         None => Ok(bytes),
-    }
-}
-
-/// What a file that is not a regular file is, for messages.
-fn kind(file_type: FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if file_type.is_fifo() {
-            return "a FIFO (named pipe)";
-        }
-        if file_type.is_char_device() || file_type.is_block_device() {
-            return "a device";
-        }
-        if file_type.is_socket() {
-            return "a socket";
-        }
-    }
-    if file_type.is_dir() {
-        "a directory"
-    } else {
-        "something else"
     }
 }
 

@@ -110,10 +110,10 @@ fn file_and_include_refuse_devices_fifos_and_directories() {
         format!(
             "error: {app}:1: a: cannot read /dev/zero named by `$file`: it is a device, \
              {NOT_REGULAR}\n\
-             error: {app}:3: b: cannot read pipe named by `$file`: it is a FIFO (named pipe), \
+             error: {app}:3: b: cannot read pipe named by `$file`: it is a FIFO, \
              {NOT_REGULAR}\n\
-             error: {app}:5: c: cannot read pipe named by `$include`: it is a FIFO (named \
-             pipe), {NOT_REGULAR}\n\
+             error: {app}:5: c: cannot read pipe named by `$include`: it is a FIFO, \
+             {NOT_REGULAR}\n\
              error: {app}:7: d: cannot read folder named by `$file`: it is a directory, \
              {NOT_REGULAR}\n"
         )
@@ -130,7 +130,7 @@ fn a_config_file_that_is_a_fifo_is_refused_without_blocking() {
     assert_exit(&output, 1);
     assert_eq!(
         stderr(&output),
-        format!("error: cannot read pipe.yaml: it is a FIFO (named pipe), {NOT_REGULAR}\n")
+        format!("error: cannot read pipe.yaml: it is a FIFO, {NOT_REGULAR}\n")
     );
 }
 
