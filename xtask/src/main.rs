@@ -7,6 +7,7 @@
 
 mod bench;
 mod build;
+mod new_plugin;
 
 use std::process::ExitCode;
 
@@ -17,6 +18,7 @@ usage: cargo xtask <command>
 
 commands:
   build-plugins     build every crate in plugins/ and install its library into plugins/
+  new-plugin <id>   create plugins/<id> from plugin-template/, build and install it
   test              build plugins and fixtures, then run fmt check, clippy and every test
   run               build and install the plugins, then start greenroom
   bench load        time each loading stage for 1, 10 and 100 plugins beside raw dlopen
@@ -39,6 +41,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
         ["build-plugins"] => build::build_and_install().map(drop),
+        ["new-plugin", rest @ ..] => new_plugin::new_plugin(rest),
         ["test"] => test(),
         ["run", rest @ ..] => {
             let workspace = build::build_and_install()?;
