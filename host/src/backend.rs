@@ -68,6 +68,7 @@ pub struct Backend {
     clock: std::sync::Arc<dyn crate::services::Clock>,
     endpoints: BTreeMap<String, String>,
     probe: Option<(Utf8PathBuf, Duration)>,
+    database: crate::services::DatabaseClient,
 }
 
 impl Default for Backend {
@@ -100,6 +101,7 @@ impl Backend {
             clock: std::sync::Arc::new(crate::services::SystemClock::default()),
             endpoints: BTreeMap::new(),
             probe: None,
+            database: crate::services::DatabaseClient::default(),
         }
     }
 
@@ -109,6 +111,13 @@ impl Backend {
     /// taking the host down. Costs a process start per file.
     pub fn probe_with(mut self, program: Utf8PathBuf, timeout: Duration) -> Self {
         self.probe = Some((program, timeout));
+        self
+    }
+
+    /// Where plugins' databases live (by default one SQLite file per plugin
+    /// under `data/`).
+    pub fn database(mut self, client: crate::services::DatabaseClient) -> Self {
+        self.database = client;
         self
     }
 
@@ -174,6 +183,7 @@ impl Backend {
         self.init.allow_failure = configure::failure_policy(settings.policy.clone());
         self.resolve.orphan_modules_are_errors = settings.orphan_modules_are_errors;
         self.selection = settings.selection.clone();
+        self.database = settings.database.clone();
         self
     }
 
@@ -386,6 +396,8 @@ pub fn host_services() -> Vec<HostService> {
         ("core.plugin-metadata", ServiceScope::Plugin),
         ("core.cache", ServiceScope::Plugin),
         ("core.discovery", ServiceScope::Plugin),
+        ("core.database", ServiceScope::Plugin),
+        ("core.scheduler", ServiceScope::Plugin),
     ]
     .into_iter()
     .map(|(id, scope)| HostService {

@@ -89,6 +89,8 @@ pub struct CoreServices {
     pub clock: Arc<dyn crate::services::Clock>,
     /// Plugins' scheduled tasks.
     pub scheduler: Arc<crate::services::Scheduler>,
+    /// Where plugins' databases live.
+    pub database: Arc<crate::services::DatabaseClient>,
 }
 
 impl Default for CoreServices {
@@ -99,6 +101,7 @@ impl Default for CoreServices {
             cache: Arc::default(),
             discovery: Arc::default(),
             scheduler: crate::services::Scheduler::new(clock.clone(), Duration::from_secs(10)),
+            database: Arc::default(),
             clock,
         }
     }

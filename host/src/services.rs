@@ -1,8 +1,10 @@
 //! Core services the host provides to every plugin beyond configuration,
 //! logging and lifecycle: a cache with one namespace per plugin, a
-//! scheduler, and discovery of other plugins' base URLs. Time comes from a
+//! scheduler, a database of its own, and discovery of other plugins' base
+//! URLs. Time comes from a
 //! [`Clock`] that tests can control.
 
+mod database;
 mod scheduler;
 
 use std::{
@@ -14,6 +16,7 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
+pub use database::{Assigned, DatabaseClient};
 pub use scheduler::Scheduler;
 
 /// Where the host's services read the time.

@@ -10,7 +10,7 @@ use axum::{
 use greenroom_host::{
     Backend,
     serve::{AuthPolicy, HttpOptions, StaticToken},
-    services::ManualClock,
+    services::{DatabaseClient, ManualClock},
 };
 use tower::ServiceExt as _;
 
@@ -182,5 +182,41 @@ fn scheduled_tasks_run_on_the_hosts_clock_and_stop_with_their_plugin() {
         clock.advance(Duration::from_secs(1));
         ticks_reach(&router, "3 1").await;
         assert_eq!(running.stop().await, Vec::<String>::new());
+    });
+}
+
+#[test]
+fn a_row_written_through_the_database_service_survives_a_restart() {
+    runtime().block_on(async {
+        let data = scratch("core-database-data");
+        let start = || async {
+            Backend::new()
+                .no_plugins_dir()
+                .private_dir(scratch("core-database"))
+                .file(fixture("notes"))
+                .database(DatabaseClient::Sqlite {
+                    directory: data.clone(),
+                })
+                .load()
+                .unwrap()
+                .start()
+                .await
+                .unwrap_or_else(|error| panic!("{error}"))
+        };
+
+        let first = start().await;
+        assert_eq!(
+            call(&first.router(), "GET", "/api/notes/starts", b"").await,
+            (200, b"1".to_vec())
+        );
+        assert_eq!(first.stop().await, Vec::<String>::new());
+        assert!(data.join("notes/database.sqlite").is_file());
+
+        let second = start().await;
+        assert_eq!(
+            call(&second.router(), "GET", "/api/notes/starts", b"").await,
+            (200, b"2".to_vec())
+        );
+        second.stop().await;
     });
 }

@@ -20,13 +20,15 @@ use crate::{
 use Specimen::{Module, Plugin};
 
 /// The providers every plan lists first: the host's own services.
-const HOST_PROVIDERS: [&str; 6] = [
+const HOST_PROVIDERS: [&str; 8] = [
     "service `core.cache` 1.0.0: the host",
     "service `core.config` 1.0.0: the host",
+    "service `core.database` 1.0.0: the host",
     "service `core.discovery` 1.0.0: the host",
     "service `core.lifecycle` 1.0.0: the host",
     "service `core.logger` 1.0.0: the host",
     "service `core.plugin-metadata` 1.0.0: the host",
+    "service `core.scheduler` 1.0.0: the host",
 ];
 
 /// What `check` prints for a plan: the `waves` lines as given, then the

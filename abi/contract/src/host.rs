@@ -129,8 +129,12 @@ pub trait HostApi: Send + Sync + Clone {
 
     /// Runs `task` on `schedule` until the plugin shuts down. Registering
     /// the same task id again replaces it.
-    #[sabi(last_prefix_field)]
     fn schedule(&self, schedule: TaskSchedule, task: TaskBox) -> RResult<(), PluginError>;
+
+    /// Where the plugin keeps its database: its own SQLite file, or its own
+    /// schema in a shared PostgreSQL database.
+    #[sabi(last_prefix_field)]
+    fn database(&self) -> RResult<DatabaseSettings, PluginError>;
 }
 
 /// Where one value of a plugin's configuration came from.
@@ -184,6 +188,20 @@ pub struct ServiceObject {
 
 /// A host handle owned by plugin code.
 pub type HostBox = HostApi_TO<'static, RArc<()>>;
+
+/// A plugin's database, as the host assigned it.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq, Eq)]
+pub struct DatabaseSettings {
+    /// `sqlite` or `postgres`.
+    pub client: RString,
+    /// For `sqlite`, the file's path (its directory exists); for `postgres`,
+    /// the connection URL.
+    pub connection: RString,
+    /// For `postgres`, the schema that is the plugin's alone; empty for
+    /// `sqlite`.
+    pub schema: RString,
+}
 
 /// When a scheduled task runs.
 #[repr(C)]

@@ -40,8 +40,8 @@ pub use descriptor::{
 };
 pub use error::{ErrorCode, PluginError};
 pub use host::{
-    ConfigOrigin, ConfigSubscriberBox, HookBox, HostApi, HostApi_TO, HostBox, LayoutRef, LogLevel,
-    LogRecord, ServiceObject, TaskBox, TaskSchedule,
+    ConfigOrigin, ConfigSubscriberBox, DatabaseSettings, HookBox, HostApi, HostApi_TO, HostBox,
+    LayoutRef, LogLevel, LogRecord, ServiceObject, TaskBox, TaskSchedule,
 };
 pub use root::{PluginModule, PluginModuleRef};
 

@@ -77,6 +77,24 @@ impl Context {
             .on_config_change(ConfigSubscriber_TO::from_value(subscriber, TD_Opaque));
     }
 
+    /// Where the plugin keeps its database: its own SQLite file (the
+    /// default) or its own schema in PostgreSQL. The plugin opens it with
+    /// the client library it prefers.
+    ///
+    /// # Errors
+    ///
+    /// Returns the host's reason when the database cannot be prepared.
+    pub fn database(&self) -> Result<Database, Error> {
+        match self.host.database() {
+            RResult::ROk(settings) => Ok(Database {
+                client: settings.client.into_string(),
+                connection: settings.connection.into_string(),
+                schema: settings.schema.into_string(),
+            }),
+            RResult::RErr(error) => Err(Error::msg(error.message)),
+        }
+    }
+
     /// The plugin's cache: one namespace per plugin, entries with a time to
     /// live, kept by the host (so they survive the plugin's reloads).
     pub fn cache(&self) -> Cache {
@@ -272,6 +290,17 @@ where
     fn run(&self) -> FfiFuture<RResult<(), PluginError>> {
         init::run_guarded(self.host.clone(), || (self.task)())
     }
+}
+
+/// A plugin's database, as the host assigned it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Database {
+    /// `sqlite` or `postgres`.
+    pub client: String,
+    /// The SQLite file's path, or the PostgreSQL connection URL.
+    pub connection: String,
+    /// The PostgreSQL schema that is the plugin's alone; empty for SQLite.
+    pub schema: String,
 }
 
 /// The plugin's namespace in the host's cache.

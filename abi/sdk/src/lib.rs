@@ -41,7 +41,7 @@ mod service;
 pub use abi_stable;
 pub use async_ffi;
 pub use config::{Config, ConfigError};
-pub use context::{Cache, Context};
+pub use context::{Cache, Context, Database};
 pub use error::Error;
 pub use export::{ModuleEntry, PluginEntry, register};
 pub use greenroom_contract::{ErrorCode, INTERFACE_VERSION, PluginError, ServiceScope, http};

@@ -137,6 +137,7 @@ pub struct LoadedBackend {
     routes: Vec<(String, axum::Router, Vec<String>)>,
     clock: Arc<dyn crate::services::Clock>,
     endpoints: BTreeMap<String, String>,
+    database: crate::services::DatabaseClient,
 }
 
 impl LoadedBackend {
@@ -200,6 +201,7 @@ impl LoadedBackend {
             routes: backend.routes.clone(),
             clock: backend.clock.clone(),
             endpoints: backend.endpoints.clone(),
+            database: backend.database.clone(),
         }
     }
 
@@ -295,6 +297,7 @@ impl LoadedBackend {
                 endpoints: self.endpoints.clone(),
             }),
             scheduler: crate::services::Scheduler::new(self.clock.clone(), self.init.hook_timeout),
+            database: Arc::new(self.database.clone()),
             clock: self.clock.clone(),
         };
         let features = initialize::Features {

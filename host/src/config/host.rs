@@ -40,6 +40,14 @@ pub fn host_schema() -> Value {
                     },
                 },
             },
+            "database": {
+                "type": "object",
+                "properties": {
+                    "client": {"enum": ["sqlite", "postgres", "pg"]},
+                    "directory": {"type": "string"},
+                    "connection": {"type": "string", "visibility": "secret"},
+                },
+            },
             "https": {
                 "type": "object",
                 "properties": {

@@ -60,6 +60,8 @@ pub struct HostSettings {
     pub selection: PluginSelection,
     /// `backend.startup`'s failure policy.
     pub policy: StartupPolicy,
+    /// `backend.database`: where plugins' databases live.
+    pub database: crate::services::DatabaseClient,
 }
 
 impl Default for HostSettings {
@@ -74,6 +76,7 @@ impl Default for HostSettings {
             orphan_modules_are_errors: false,
             selection: PluginSelection::all(),
             policy: StartupPolicy::default(),
+            database: crate::services::DatabaseClient::default(),
         }
     }
 }
@@ -136,6 +139,10 @@ impl HostSettings {
         match super::auth::tls(config) {
             Ok(tls) => settings.http.tls = tls,
             Err(found) => errors.extend(found),
+        }
+        match database(config) {
+            Ok(database) => settings.database = database,
+            Err(error) => errors.push(error),
         }
         settings.http.listen = settings.listen;
 
@@ -225,6 +232,35 @@ fn body_limit(config: &Config) -> Result<Option<usize>, ConfigError> {
             .map(Some)
             .map_err(|_| wrong_type(node, &path, "number of bytes")),
         _ => Err(wrong_type(node, &path, "number of bytes")),
+    }
+}
+
+/// Reads `backend.database`: `client` (`sqlite`, the default, or
+/// `postgres`), `directory` for SQLite files, `connection` for PostgreSQL.
+fn database(config: &Config) -> Result<crate::services::DatabaseClient, ConfigError> {
+    use crate::services::DatabaseClient;
+
+    match config
+        .optional_string("backend.database.client")?
+        .as_deref()
+    {
+        None | Some("sqlite") => {
+            let directory = config
+                .optional_string("backend.database.directory")?
+                .unwrap_or_else(|| "data".to_string());
+            Ok(DatabaseClient::Sqlite {
+                directory: directory.into(),
+            })
+        }
+        Some("postgres" | "pg") => Ok(DatabaseClient::Postgres {
+            connection: config.string("backend.database.connection")?,
+        }),
+        Some(_) => {
+            let (node, path) = config
+                .lookup("backend.database.client")?
+                .expect("the key was just read");
+            Err(wrong_type(node, &path, "`sqlite` or `postgres`"))
+        }
     }
 }
 

@@ -12,8 +12,9 @@ use abi_stable::{
     std_types::{RArc, ROption, RResult, RString, RVec},
 };
 use greenroom_contract::{
-    ConfigOrigin, ConfigSubscriberBox, ErrorCode, HookBox, HostApi, HostApi_TO, HostBox, LayoutRef,
-    LogLevel, LogRecord, PluginError, ServiceObject, TaskBox, TaskSchedule, http::HttpHandlerBox,
+    ConfigOrigin, ConfigSubscriberBox, DatabaseSettings, ErrorCode, HookBox, HostApi, HostApi_TO,
+    HostBox, LayoutRef, LogLevel, LogRecord, PluginError, ServiceObject, TaskBox, TaskSchedule,
+    http::HttpHandlerBox,
 };
 use semver::{Version, VersionReq};
 use tracing::level_filters::LevelFilter;
@@ -229,6 +230,21 @@ impl HostApi for FeatureHost {
 
     fn discovery_url(&self, plugin_id: RString) -> RString {
         self.shared.core.discovery.url(&plugin_id).into()
+    }
+
+    fn database(&self) -> RResult<DatabaseSettings, PluginError> {
+        let plugin_id = self.feature.node.plugin_id().as_str();
+        self.shared
+            .core
+            .database
+            .assign(plugin_id)
+            .map(|assigned| DatabaseSettings {
+                client: assigned.client.into(),
+                connection: assigned.connection.into(),
+                schema: assigned.schema.into(),
+            })
+            .map_err(refusal)
+            .into()
     }
 
     fn schedule(&self, schedule: TaskSchedule, task: TaskBox) -> RResult<(), PluginError> {
