@@ -125,6 +125,7 @@ pub async fn initialize(plan: &Plan, features: Features, options: InitOptions) -
         services: Default::default(),
         routes: features.routes.clone(),
         core: features.core.clone(),
+        instance: Arc::new(instance_metadata(plan)),
     };
     shared
         .routes
@@ -194,6 +195,20 @@ pub async fn initialize(plan: &Plan, features: Features, options: InitOptions) -
         shared,
         options,
     }
+}
+
+/// What the host runs, for plugins asking through the instance metadata
+/// service.
+fn instance_metadata(plan: &Plan) -> String {
+    let plugins: Vec<serde_json::Value> = plan
+        .plugins
+        .iter()
+        .map(|(id, plugin)| {
+            let modules: Vec<&str> = plugin.module_waves.iter().flatten().map(PluginId::as_str).collect();
+            serde_json::json!({ "id": id, "version": plugin.version.to_string(), "modules": modules })
+        })
+        .collect();
+    serde_json::json!({ "plugins": plugins }).to_string()
 }
 
 /// Logs which plugins are still initializing, at growing intervals.

@@ -113,7 +113,7 @@ fn a_cached_value_expires_on_the_hosts_clock_and_outlives_a_restart() {
 }
 
 #[test]
-fn discovery_gives_the_hosts_base_or_a_configured_endpoint() {
+fn discovery_and_instance_metadata_reach_the_plugin() {
     runtime().block_on(async {
         let running = backend("core-discovery", Arc::default())
             .discovery_endpoint("search", "https://search.example/api/search")
@@ -131,6 +131,13 @@ fn discovery_gives_the_hosts_base_or_a_configured_endpoint() {
         assert_eq!(
             call(&router, "GET", "/api/web/discovery/search", b"").await,
             (200, b"https://search.example/api/search".to_vec())
+        );
+        let (status, instance) = call(&router, "GET", "/api/web/instance", b"").await;
+        assert_eq!(status, 200);
+        let instance: serde_json::Value = serde_json::from_slice(&instance).unwrap();
+        assert_eq!(
+            instance,
+            serde_json::json!({ "plugins": [{ "id": "web", "version": "1.0.0", "modules": [] }] })
         );
         running.stop().await;
     });

@@ -133,8 +133,12 @@ pub trait HostApi: Send + Sync + Clone {
 
     /// Where the plugin keeps its database: its own SQLite file, or its own
     /// schema in a shared PostgreSQL database.
-    #[sabi(last_prefix_field)]
     fn database(&self) -> RResult<DatabaseSettings, PluginError>;
+
+    /// What this host runs, as JSON: `{"plugins": [{"id", "version",
+    /// "modules": [...]}]}`.
+    #[sabi(last_prefix_field)]
+    fn instance(&self) -> RString;
 }
 
 /// Where one value of a plugin's configuration came from.

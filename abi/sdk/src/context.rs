@@ -95,6 +95,12 @@ impl Context {
         }
     }
 
+    /// What this host runs, as JSON: `{"plugins": [{"id", "version",
+    /// "modules": [...]}]}` (Backstage's instance metadata).
+    pub fn instance_json(&self) -> String {
+        self.host.instance().into_string()
+    }
+
     /// The plugin's cache: one namespace per plugin, entries with a time to
     /// live, kept by the host (so they survive the plugin's reloads).
     pub fn cache(&self) -> Cache {

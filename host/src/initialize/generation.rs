@@ -70,6 +70,7 @@ impl Initialized {
             services: Arc::new(Mutex::new(lock(&self.shared.services).clone())),
             routes: Arc::new(live.staging(ids.clone())),
             core: self.shared.core.clone(),
+            instance: Arc::new(super::instance_metadata(&next.plan)),
         };
         let features = Arc::new(Features {
             roots: next.roots,

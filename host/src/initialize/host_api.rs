@@ -84,6 +84,8 @@ pub(crate) struct Shared {
     pub(crate) services: SharedServices,
     pub(crate) routes: Arc<Routes>,
     pub(crate) core: super::CoreServices,
+    /// What the host runs, as JSON.
+    pub(crate) instance: Arc<String>,
 }
 
 #[derive(Clone)]
@@ -230,6 +232,10 @@ impl HostApi for FeatureHost {
 
     fn discovery_url(&self, plugin_id: RString) -> RString {
         self.shared.core.discovery.url(&plugin_id).into()
+    }
+
+    fn instance(&self) -> RString {
+        self.shared.instance.as_str().into()
     }
 
     fn database(&self) -> RResult<DatabaseSettings, PluginError> {
