@@ -173,3 +173,65 @@ fn a_plugin_initializes_again_and_again_inside_its_loaded_library() {
         assert_eq!(backend.stop().await, Vec::<String>::new());
     });
 }
+
+fn register_first_part(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin
+        .contributes_to_service("greeting.parts", "1.0.0")
+        .init(|context| async move {
+            context.provide("greeting.parts", "1.0.0", RString::from("hello"))
+        });
+    Ok(())
+}
+
+fn register_second_part(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin
+        .contributes_to_service("greeting.parts", "1.0.0")
+        .init(|context| async move {
+            context.provide("greeting.parts", "1.0.0", RString::from("world"))
+        });
+    Ok(())
+}
+
+fn register_greeter(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin
+        .depends_on_service("greeting.parts", "^1")
+        .init(|context| async move {
+            let parts = context.service_contributions::<RString>("greeting.parts", "^1")?;
+            let mut words: Vec<String> = parts.iter().map(|part| part.to_string()).collect();
+            words.sort();
+            tracing::info!("greeting: {}", words.join(" "));
+            Ok(())
+        });
+    Ok(())
+}
+
+#[test]
+fn a_consumer_of_a_multiton_service_gets_every_contribution() {
+    runtime().block_on(async {
+        let backend = TestBackend::builder()
+            .add_static(
+                "first",
+                greenroom_sdk::root_module! { plugins: { "first-part" => register_first_part } },
+            )
+            .add_static(
+                "second",
+                greenroom_sdk::root_module! { plugins: { "second-part" => register_second_part } },
+            )
+            .add_static(
+                "greeter",
+                greenroom_sdk::root_module! { plugins: { "greeter" => register_greeter } },
+            )
+            .start()
+            .await
+            .expect("the backend starts");
+
+        let greetings: Vec<String> = backend
+            .logs()
+            .into_iter()
+            .filter(|event| event.message.starts_with("greeting:"))
+            .map(|event| event.message)
+            .collect();
+        assert_eq!(greetings, ["greeting: hello world"]);
+        backend.stop().await;
+    });
+}

@@ -137,8 +137,17 @@ pub trait HostApi: Send + Sync + Clone {
 
     /// What this host runs, as JSON: `{"plugins": [{"id", "version",
     /// "modules": [...]}]}`.
-    #[sabi(last_prefix_field)]
     fn instance(&self) -> RString;
+
+    /// Every contribution to multiton service `id` (perhaps none), each
+    /// checked like [`HostApi::service`].
+    #[sabi(last_prefix_field)]
+    fn service_contributions(
+        &self,
+        id: RString,
+        requirement: RString,
+        expected: LayoutRef,
+    ) -> RResult<RVec<ServiceObject>, PluginError>;
 }
 
 /// Where one value of a plugin's configuration came from.

@@ -96,4 +96,38 @@ impl Context {
         let value = unsafe { object.value.transmute_element::<T>() };
         Ok(Service { value })
     }
+
+    /// Every contribution to the multiton service `id` at a version matching
+    /// `requirement` (none is not an error), as declared at registration
+    /// with `depends_on_service`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Context::service`], for any contribution.
+    pub fn service_contributions<T>(
+        &self,
+        id: &str,
+        requirement: &str,
+    ) -> Result<Vec<Service<T>>, Error>
+    where
+        T: StableAbi + Send + Sync + 'static,
+    {
+        let expected = LayoutRef(T::LAYOUT);
+        let objects =
+            match self
+                .host()
+                .service_contributions(id.into(), requirement.into(), expected)
+            {
+                RResult::ROk(objects) => objects,
+                RResult::RErr(error) => return Err(Error::msg(error.message)),
+            };
+        Ok(objects
+            .into_iter()
+            .map(|object| {
+                // SAFETY: the host checked each value's layout against `T`'s.
+                let value = unsafe { object.value.transmute_element::<T>() };
+                Service { value }
+            })
+            .collect())
+    }
 }

@@ -37,18 +37,22 @@ struct Provided {
 /// The services provided so far, by id.
 #[derive(Clone, Default)]
 pub(crate) struct Services {
-    provided: BTreeMap<String, Provided>,
+    /// A singleton's one provision, or every contribution to a multiton.
+    provided: BTreeMap<String, Vec<Provided>>,
 }
 
 impl Services {
     /// Forgets the services the plugins in `plugin_ids` (or their modules)
     /// provided.
     pub(crate) fn forget(&mut self, plugin_ids: &[String]) {
-        self.provided.retain(|_, provided| {
-            !plugin_ids
-                .iter()
-                .any(|id| provided.provider.plugin_id().as_str() == id)
-        });
+        for provisions in self.provided.values_mut() {
+            provisions.retain(|provided| {
+                !plugin_ids
+                    .iter()
+                    .any(|id| provided.provider.plugin_id().as_str() == id)
+            });
+        }
+        self.provided.retain(|_, provisions| !provisions.is_empty());
     }
 }
 
@@ -234,6 +238,18 @@ impl HostApi for FeatureHost {
         self.shared.core.discovery.url(&plugin_id).into()
     }
 
+    fn service_contributions(
+        &self,
+        id: RString,
+        requirement: RString,
+        expected: LayoutRef,
+    ) -> RResult<RVec<ServiceObject>, PluginError> {
+        self.get_all(id.as_str(), requirement.as_str(), expected)
+            .map(RVec::from)
+            .map_err(refusal)
+            .into()
+    }
+
     fn instance(&self) -> RString {
         self.shared.instance.as_str().into()
     }
@@ -295,21 +311,29 @@ impl FeatureHost {
             object,
             provider: node.clone(),
         };
-        self.shared
+        let mut services = self
+            .shared
             .services
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .provided
-            .insert(id.to_string(), provided);
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let provisions = services.provided.entry(id.to_string()).or_default();
+        if declared.multiton {
+            provisions.retain(|other| other.provider != *node);
+            provisions.push(provided);
+        } else {
+            *provisions = vec![provided];
+        }
         Ok(())
     }
 
-    fn get(
+    /// Every provision of service `id` the feature may have: the one of a
+    /// singleton, or every contribution to a multiton (perhaps none).
+    fn get_all(
         &self,
         id: &str,
         requirement: &str,
         expected: LayoutRef,
-    ) -> Result<ServiceObject, String> {
+    ) -> Result<Vec<ServiceObject>, String> {
         let node = &self.feature.node;
         let declared =
             self.feature.declared.dependencies.iter().any(|dependency| {
@@ -328,24 +352,54 @@ impl FeatureHost {
             .services
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let provided = services.provided.get(id).ok_or_else(|| {
-            format!("service `{id}` has not been provided: its provider did not offer it during initialization")
-        })?;
-        if !requirement.matches(&provided.version) {
-            return Err(format!(
-                "{node} needs service `{id}` {requirement}, but {} provides version {}",
-                provided.provider, provided.version
-            ));
+        let provisions = services
+            .provided
+            .get(id)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        provisions
+            .iter()
+            .map(|provided| {
+                if !requirement.matches(&provided.version) {
+                    return Err(format!(
+                        "{node} needs service `{id}` {requirement}, but {} provides version {}",
+                        provided.provider, provided.version
+                    ));
+                }
+                check_layout_compatibility(expected.0, provided.object.layout.0).map_err(
+                    |errors| {
+                        format!(
+                            "{node} and {} were built against different versions of service \
+                             `{id}`'s interface; rebuild one of them\n{}",
+                            provided.provider,
+                            crate::load::summarize(&errors.to_string())
+                        )
+                    },
+                )?;
+                Ok(provided.object.clone())
+            })
+            .collect()
+    }
+
+    /// The one provision of singleton service `id`.
+    fn get(
+        &self,
+        id: &str,
+        requirement: &str,
+        expected: LayoutRef,
+    ) -> Result<ServiceObject, String> {
+        let mut all = self.get_all(id, requirement, expected)?;
+        match all.len() {
+            1 => Ok(all.remove(0)),
+            0 => Err(format!(
+                "service `{id}` has not been provided: its provider did not offer it during \
+                 initialization"
+            )),
+            count => Err(format!(
+                "service `{id}` has {count} contributions; ask for all of them with \
+                 service_contributions"
+            )),
         }
-        check_layout_compatibility(expected.0, provided.object.layout.0).map_err(|errors| {
-            format!(
-                "{node} and {} were built against different versions of service `{id}`'s \
-                 interface; rebuild one of them\n{}",
-                provided.provider,
-                crate::load::summarize(&errors.to_string())
-            )
-        })?;
-        Ok(provided.object.clone())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Hooks> {
