@@ -126,6 +126,7 @@ pub async fn initialize(plan: &Plan, features: Features, options: InitOptions) -
         routes: features.routes.clone(),
         core: features.core.clone(),
         instance: Arc::new(instance_metadata(plan)),
+        root_hooks: Arc::default(),
     };
     shared
         .routes
@@ -187,6 +188,10 @@ pub async fn initialize(plan: &Plan, features: Features, options: InitOptions) -
     plugins.sort_by(|left, right| left.plugin_id.cmp(&right.plugin_id));
     let report = StartupReport::new(plugins, started.elapsed());
     report.log();
+    if report.ok {
+        let startup = std::mem::take(&mut lock(&shared.root_hooks).startup);
+        run_root_hooks("startup", startup, options.hook_timeout).await;
+    }
     Initialized {
         report,
         hooks,
@@ -339,12 +344,16 @@ impl Initialized {
     /// Runs every plugin's shutdown hooks, dependents before what they
     /// depend on, each hook within the hook timeout; returns the failures.
     pub async fn shut_down(self) -> Vec<String> {
+        let before = std::mem::take(&mut lock(&self.shared.root_hooks).before_shutdown);
+        let mut failures =
+            run_root_hooks("before-shutdown", before, self.options.hook_timeout).await;
         self.shared.core.scheduler.stop();
-        let mut failures = Vec::new();
         for wave in self.plan.waves.iter().rev() {
             let runs = wave.iter().map(|id| self.run_shutdown_hooks(id));
             failures.extend(join_all(runs).await.into_iter().flatten());
         }
+        let root = std::mem::take(&mut lock(&self.shared.root_hooks).shutdown);
+        failures.extend(run_root_hooks("shutdown", root, self.options.hook_timeout).await);
         failures
     }
 
@@ -410,6 +419,28 @@ impl Initialized {
         }
         failures
     }
+}
+
+/// Runs root hooks one after the other, last registered first for the
+/// shutdown moments; returns the failures, which are also logged.
+async fn run_root_hooks(moment: &str, mut hooks: Vec<HookBox>, timeout: Duration) -> Vec<String> {
+    if moment != "startup" {
+        hooks.reverse();
+    }
+    let mut failures = Vec::new();
+    for hook in hooks {
+        if let Err(error) = run_hook(hook, timeout).await {
+            tracing::error!(%error, "a root {moment} hook failed");
+            failures.push(format!("root {moment} hook: {error}"));
+        }
+    }
+    failures
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 async fn run_hook(mut hook: HookBox, timeout: Duration) -> Result<(), String> {

@@ -235,3 +235,65 @@ fn a_consumer_of_a_multiton_service_gets_every_contribution() {
         backend.stop().await;
     });
 }
+
+fn register_lifecycle_witness(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin.init(|context| async move {
+        context.on_root_startup(|| async {
+            tracing::info!("moment: root startup");
+            Ok(())
+        });
+        context.on_before_shutdown(|| async {
+            tracing::info!("moment: before shutdown");
+            Ok(())
+        });
+        context.on_shutdown(|| async {
+            tracing::info!("moment: plugin shutdown");
+            Ok(())
+        });
+        context.on_root_shutdown(|| async {
+            tracing::info!("moment: root shutdown");
+            Ok(())
+        });
+        Ok(())
+    });
+    Ok(())
+}
+
+#[test]
+fn root_lifecycle_hooks_run_around_every_plugin() {
+    runtime().block_on(async {
+        let witness =
+            greenroom_sdk::root_module! { plugins: { "witness" => register_lifecycle_witness } };
+        let backend = TestBackend::builder()
+            .add_static("witness", witness)
+            .file(fixture("web"))
+            .start()
+            .await
+            .expect("the backend starts");
+        let logs = backend.logs();
+        let started = logs
+            .iter()
+            .position(|event| event.message == "plugin `web` started");
+        let root_startup = logs
+            .iter()
+            .position(|event| event.message == "moment: root startup");
+        assert!(started < root_startup && root_startup.is_some(), "{logs:?}");
+
+        let captured = backend.capture();
+        assert_eq!(backend.stop().await, Vec::<String>::new());
+        let moments: Vec<String> = captured
+            .events()
+            .into_iter()
+            .filter_map(|event| event.message.strip_prefix("moment: ").map(str::to_string))
+            .collect();
+        assert_eq!(
+            moments,
+            [
+                "root startup",
+                "before shutdown",
+                "plugin shutdown",
+                "root shutdown"
+            ]
+        );
+    });
+}

@@ -141,13 +141,30 @@ pub trait HostApi: Send + Sync + Clone {
 
     /// Every contribution to multiton service `id` (perhaps none), each
     /// checked like [`HostApi::service`].
-    #[sabi(last_prefix_field)]
     fn service_contributions(
         &self,
         id: RString,
         requirement: RString,
         expected: LayoutRef,
     ) -> RResult<RVec<ServiceObject>, PluginError>;
+
+    /// Runs `hook` at a moment of the whole host's life rather than the
+    /// plugin's: once every plugin has started, when shutdown begins (before
+    /// any plugin stops), or after every plugin stopped.
+    #[sabi(last_prefix_field)]
+    fn add_root_hook(&self, moment: RootMoment, hook: HookBox);
+}
+
+/// A moment of the whole host's life.
+#[repr(u8)]
+#[derive(StableAbi, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RootMoment {
+    /// Every plugin has started; readiness turns green after these hooks.
+    Startup,
+    /// Shutdown began: readiness fails, no plugin has stopped yet.
+    BeforeShutdown,
+    /// Every plugin has stopped.
+    Shutdown,
 }
 
 /// Where one value of a plugin's configuration came from.

@@ -12,7 +12,7 @@ use abi_stable::{
 };
 use async_ffi::{FfiFuture, FutureExt as _};
 use greenroom_contract::{
-    ConfigOrigin, ErrorCode, HostBox, PluginError, TaskSchedule,
+    ConfigOrigin, ErrorCode, HostBox, PluginError, RootMoment, TaskSchedule,
     host::{ConfigSubscriber, ConfigSubscriber_TO, Hook_TO, Task_TO},
     http::HttpHandlerBox,
 };
@@ -186,6 +186,38 @@ impl Context {
         Fut: Future<Output = Result<(), Error>> + Send + 'static,
     {
         self.host.add_startup_hook(self.hook(hook));
+    }
+
+    /// Runs `hook` once every plugin of the host has started (Backstage's
+    /// root lifecycle startup).
+    pub fn on_root_startup<F, Fut>(&self, hook: F)
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        self.host
+            .add_root_hook(RootMoment::Startup, self.hook(hook));
+    }
+
+    /// Runs `hook` as soon as the host begins to shut down, before any
+    /// plugin stops.
+    pub fn on_before_shutdown<F, Fut>(&self, hook: F)
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        self.host
+            .add_root_hook(RootMoment::BeforeShutdown, self.hook(hook));
+    }
+
+    /// Runs `hook` after every plugin has stopped.
+    pub fn on_root_shutdown<F, Fut>(&self, hook: F)
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        self.host
+            .add_root_hook(RootMoment::Shutdown, self.hook(hook));
     }
 
     /// Runs `hook` when the host shuts the plugin down.

@@ -71,6 +71,7 @@ impl Initialized {
             routes: Arc::new(live.staging(ids.clone())),
             core: self.shared.core.clone(),
             instance: Arc::new(super::instance_metadata(&next.plan)),
+            root_hooks: self.shared.root_hooks.clone(),
         };
         let features = Arc::new(Features {
             roots: next.roots,

@@ -13,8 +13,8 @@ use abi_stable::{
 };
 use greenroom_contract::{
     ConfigOrigin, ConfigSubscriberBox, DatabaseSettings, ErrorCode, HookBox, HostApi, HostApi_TO,
-    HostBox, LayoutRef, LogLevel, LogRecord, PluginError, ServiceObject, TaskBox, TaskSchedule,
-    http::HttpHandlerBox,
+    HostBox, LayoutRef, LogLevel, LogRecord, PluginError, RootMoment, ServiceObject, TaskBox,
+    TaskSchedule, http::HttpHandlerBox,
 };
 use semver::{Version, VersionReq};
 use tracing::level_filters::LevelFilter;
@@ -90,6 +90,16 @@ pub(crate) struct Shared {
     pub(crate) core: super::CoreServices,
     /// What the host runs, as JSON.
     pub(crate) instance: Arc<String>,
+    /// Hooks for moments of the whole host's life.
+    pub(crate) root_hooks: Arc<Mutex<RootHooks>>,
+}
+
+/// Hooks plugins registered for moments of the whole host's life.
+#[derive(Default)]
+pub(crate) struct RootHooks {
+    pub(crate) startup: Vec<HookBox>,
+    pub(crate) before_shutdown: Vec<HookBox>,
+    pub(crate) shutdown: Vec<HookBox>,
 }
 
 #[derive(Clone)]
@@ -248,6 +258,19 @@ impl HostApi for FeatureHost {
             .map(RVec::from)
             .map_err(refusal)
             .into()
+    }
+
+    fn add_root_hook(&self, moment: RootMoment, hook: HookBox) {
+        let mut hooks = self
+            .shared
+            .root_hooks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match moment {
+            RootMoment::Startup => hooks.startup.push(hook),
+            RootMoment::BeforeShutdown => hooks.before_shutdown.push(hook),
+            RootMoment::Shutdown => hooks.shutdown.push(hook),
+        }
     }
 
     fn instance(&self) -> RString {

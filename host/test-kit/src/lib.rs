@@ -125,6 +125,17 @@ pub struct TestBackend {
     span: tracing::Span,
 }
 
+/// A test backend's log events, kept past its stop.
+#[derive(Clone)]
+pub struct Logs(Arc<capture::Capture>);
+
+impl Logs {
+    /// Every event so far.
+    pub fn events(&self) -> Vec<Event> {
+        self.0.events()
+    }
+}
+
 /// A response, with its body read.
 #[derive(Debug)]
 pub struct Response {
@@ -184,6 +195,11 @@ impl TestBackend {
     /// Every log event of this backend so far: the host's and its plugins'.
     pub fn logs(&self) -> Vec<Event> {
         self.capture.events()
+    }
+
+    /// The backend's log, readable after [`TestBackend::stop`] too.
+    pub fn capture(&self) -> Logs {
+        Logs(self.capture.clone())
     }
 
     /// Sends a request in process and reads the whole response.
