@@ -311,6 +311,8 @@ pub struct Service {
     pub scope: ServiceScope,
     /// Whether this is one of many contributions to the service.
     pub multiton: bool,
+    /// Whether this wraps the service's existing implementation.
+    pub wraps: bool,
 }
 
 /// Calls a library's registration entry point and validates what it returns
@@ -425,6 +427,7 @@ fn feature_set(
                 version: parse_version(what, "service version", &service.version)?,
                 scope: service.scope.into(),
                 multiton: service.multiton,
+                wraps: service.wraps,
             })
         })
         .collect::<Result<_, RegisterError>>()?;

@@ -175,6 +175,7 @@ mod tests {
             version: version.parse().unwrap(),
             scope: ServiceScope::Plugin,
             multiton: false,
+            wraps: false,
         }
     }
 

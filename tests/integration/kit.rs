@@ -297,3 +297,56 @@ fn root_lifecycle_hooks_run_around_every_plugin() {
         );
     });
 }
+
+fn register_original_text(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin
+        .provides_service("greeting.text", "1.0.0", ServiceScope::Root)
+        .init(|context| async move {
+            context.provide("greeting.text", "1.0.0", RString::from("hello"))
+        });
+    Ok(())
+}
+
+fn register_loud_text(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin
+        .wraps_service("greeting.text", "1.0.0")
+        .init(|context| async move {
+            let original = context.service::<RString>("greeting.text", "^1")?;
+            let loud = format!("{}!", original.to_uppercase());
+            context.provide("greeting.text", "1.0.0", RString::from(loud))
+        });
+    Ok(())
+}
+
+fn register_text_reader(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin
+        .depends_on_service("greeting.text", "^1")
+        .init(|context| async move {
+            let text = context.service::<RString>("greeting.text", "^1")?;
+            tracing::info!("text: {}", *text);
+            Ok(())
+        });
+    Ok(())
+}
+
+#[test]
+fn a_wrapper_sits_between_a_service_and_its_consumers() {
+    runtime().block_on(async {
+        // The consumer is added first: the order comes from the dependencies.
+        let backend = TestBackend::builder()
+            .add_static("reader", greenroom_sdk::root_module! { plugins: { "text-reader" => register_text_reader } })
+            .add_static("loud", greenroom_sdk::root_module! { plugins: { "loud-text" => register_loud_text } })
+            .add_static("original", greenroom_sdk::root_module! { plugins: { "original-text" => register_original_text } })
+            .start()
+            .await
+            .expect("the backend starts");
+
+        let texts: Vec<String> = backend
+            .logs()
+            .into_iter()
+            .filter_map(|event| event.message.strip_prefix("text: ").map(str::to_string))
+            .collect();
+        assert_eq!(texts, ["HELLO!"]);
+        backend.stop().await;
+    });
+}

@@ -88,6 +88,10 @@ pub struct ServiceDescriptor {
     /// Whether this is one of many contributions to the service (consumers
     /// get all of them) rather than its single implementation.
     pub multiton: bool,
+    /// Whether this wraps the service's existing implementation: the
+    /// provider gets that implementation first, and everyone initialized
+    /// after it gets the wrapper instead.
+    pub wraps: bool,
 }
 
 /// What a dependency points at.

@@ -38,6 +38,19 @@ impl Features {
             version: version.into(),
             scope,
             multiton,
+            wraps: false,
+        });
+    }
+
+    fn wrapper(&mut self, id: &str, version: &str) {
+        let major = version.split('.').next().unwrap_or("0");
+        self.depend(DependencyKind::Service, id, &format!("^{major}"), false);
+        self.services.push(ServiceDescriptor {
+            id: id.into(),
+            version: version.into(),
+            scope: ServiceScope::Root,
+            multiton: false,
+            wraps: true,
         });
     }
 }
@@ -149,6 +162,15 @@ macro_rules! shared_declarations {
             /// its consumers receive every contribution.
             pub fn contributes_to_service(&mut self, id: &str, version: &str) -> &mut Self {
                 self.features.service(id, version, ServiceScope::Root, true);
+                self
+            }
+
+            /// Declares a wrapper around a service another plugin provides,
+            /// at the same major `version`: initialization gets the wrapped
+            /// implementation with `Context::service` and provides the
+            /// wrapper, which everyone initialized after it gets instead.
+            pub fn wraps_service(&mut self, id: &str, version: &str) -> &mut Self {
+                self.features.wrapper(id, version);
                 self
             }
         }

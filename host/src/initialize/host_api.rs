@@ -340,6 +340,7 @@ impl FeatureHost {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let provisions = services.provided.entry(id.to_string()).or_default();
+        // A singleton, or a wrapper, takes the place of what was there.
         if declared.multiton {
             provisions.retain(|other| other.provider != *node);
             provisions.push(provided);

@@ -24,6 +24,8 @@ pub(super) struct Resolver<'a> {
     modules: BTreeMap<(PluginId, PluginId), (&'a str, &'a FeatureSet)>,
     extension_points: BTreeMap<String, (Node, Version)>,
     services: BTreeMap<String, Vec<Provision>>,
+    /// Wrappers of services, by service id: at most one each.
+    wrappers: BTreeMap<String, Provision>,
     plugin_edges: BTreeMap<PluginId, BTreeSet<PluginId>>,
     module_edges: BTreeMap<PluginId, BTreeMap<PluginId, BTreeSet<PluginId>>>,
     problems: Vec<Problem>,
@@ -138,6 +140,18 @@ impl<'a> Resolver<'a> {
                 version: service.version.clone(),
                 multiton: service.multiton,
             };
+            if service.wraps {
+                if let Some(other) = self.wrappers.get(service.id.as_str()) {
+                    self.problems.push(Problem::Duplicate {
+                        what: format!("a wrapper of service `{}`", service.id),
+                        first: other.provider.to_string(),
+                        second: node.to_string(),
+                    });
+                } else {
+                    self.wrappers.insert(service.id.to_string(), provision);
+                }
+                continue;
+            }
             let existing = self.services.entry(service.id.to_string()).or_default();
             let clash = existing.iter().find(|other| {
                 other.provider != Provider::Host && !(other.multiton && provision.multiton)
@@ -226,6 +240,17 @@ impl<'a> Resolver<'a> {
             }
             return;
         }
+        // A wrapper stands between the implementation and everyone else:
+        // it depends on the implementation, the others on the wrapper.
+        let wrapper = self
+            .wrappers
+            .get(&dependency.id)
+            .filter(|wrapper| wrapper.provider != Provider::Feature(node.clone()))
+            .cloned();
+        let provisions = match wrapper {
+            Some(wrapper) => vec![wrapper],
+            None => provisions,
+        };
         for provision in provisions {
             if !self.version_ok(node, dependency, &provision.provider, &provision.version) {
                 continue;
