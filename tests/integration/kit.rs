@@ -350,3 +350,56 @@ fn a_wrapper_sits_between_a_service_and_its_consumers() {
         backend.stop().await;
     });
 }
+
+fn register_named_greeting(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin
+        .provides_service("greeting.named", "1.0.0", ServiceScope::Plugin)
+        .init(|context| async move {
+            context.provide_factory("greeting.named", "1.0.0", |consumer| {
+                tracing::info!("made for {consumer}");
+                RString::from(format!("hello, {consumer}"))
+            })
+        });
+    Ok(())
+}
+
+fn register_named_reader(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin
+        .depends_on_service("greeting.named", "^1")
+        .init(|context| async move {
+            let first = context.service::<RString>("greeting.named", "^1")?;
+            let again = context.service::<RString>("greeting.named", "^1")?;
+            assert!(std::ptr::eq(&*first, &*again), "one instance per plugin");
+            tracing::info!("named: {}", *first);
+            Ok(())
+        });
+    Ok(())
+}
+
+#[test]
+fn a_plugin_scoped_service_makes_one_instance_per_consumer_when_asked() {
+    runtime().block_on(async {
+        let backend = TestBackend::builder()
+            .add_static("named", greenroom_sdk::root_module! { plugins: { "named-greeting" => register_named_greeting } })
+            .add_static("ann", greenroom_sdk::root_module! { plugins: { "ann" => register_named_reader } })
+            .add_static("bob", greenroom_sdk::root_module! { plugins: { "bob" => register_named_reader } })
+            .start()
+            .await
+            .expect("the backend starts");
+
+        let mut made: Vec<String> = Vec::new();
+        let mut read: Vec<String> = Vec::new();
+        for event in backend.logs() {
+            if let Some(consumer) = event.message.strip_prefix("made for ") {
+                made.push(consumer.to_string());
+            } else if let Some(text) = event.message.strip_prefix("named: ") {
+                read.push(text.to_string());
+            }
+        }
+        made.sort();
+        read.sort();
+        assert_eq!(made, ["ann", "bob"]);
+        assert_eq!(read, ["hello, ann", "hello, bob"]);
+        assert_eq!(backend.stop().await, Vec::<String>::new());
+    });
+}

@@ -151,9 +151,31 @@ pub trait HostApi: Send + Sync + Clone {
     /// Runs `hook` at a moment of the whole host's life rather than the
     /// plugin's: once every plugin has started, when shutdown begins (before
     /// any plugin stops), or after every plugin stopped.
-    #[sabi(last_prefix_field)]
     fn add_root_hook(&self, moment: RootMoment, hook: HookBox);
+
+    /// Offers a plugin-scoped service this feature declared: `factory` makes
+    /// one instance for each plugin that asks, when it first asks. `layout`
+    /// is the layout of what the factory makes.
+    #[sabi(last_prefix_field)]
+    fn provide_service_factory(
+        &self,
+        id: RString,
+        version: RString,
+        layout: LayoutRef,
+        factory: ServiceFactoryBox,
+    ) -> RResult<(), PluginError>;
 }
+
+/// Makes one instance of a plugin-scoped service for each consumer.
+#[sabi_trait]
+pub trait ServiceFactory: Send + Sync {
+    /// Makes the instance for plugin `consumer`.
+    #[sabi(last_prefix_field)]
+    fn create(&self, consumer: RString) -> RResult<ServiceObject, PluginError>;
+}
+
+/// A service factory owned by the host.
+pub type ServiceFactoryBox = ServiceFactory_TO<'static, RBox<()>>;
 
 /// A moment of the whole host's life.
 #[repr(u8)]

@@ -17,11 +17,15 @@ use std::ops::Deref;
 use abi_stable::{
     StableAbi,
     pointer_trait::TransmuteElement as _,
-    std_types::{RArc, RResult},
+    sabi_trait::TD_Opaque,
+    std_types::{RArc, RBox, RResult, RString},
 };
-use greenroom_contract::{LayoutRef, ServiceObject};
+use greenroom_contract::{
+    LayoutRef, PluginError, ServiceObject,
+    host::{ServiceFactory, ServiceFactory_TO},
+};
 
-use crate::{Context, Error};
+use crate::{Context, Error, export::catch};
 
 /// A handle to a service another plugin provides.
 pub struct Service<T> {
@@ -68,6 +72,31 @@ impl Context {
             .host()
             .provide_service(id.into(), version.into(), object)
         {
+            RResult::ROk(()) => Ok(()),
+            RResult::RErr(error) => Err(Error::msg(error.message)),
+        }
+    }
+
+    /// Provides the plugin-scoped service `id` at `version`, as declared at
+    /// registration with `provides_service`: each plugin that asks gets its
+    /// own instance, which `make` builds from that plugin's id the first
+    /// time it asks.
+    ///
+    /// # Errors
+    ///
+    /// As [`Context::provide`].
+    pub fn provide_factory<T, F>(&self, id: &str, version: &str, make: F) -> Result<(), Error>
+    where
+        T: StableAbi + Send + Sync + 'static,
+        F: Fn(&str) -> T + Send + Sync + 'static,
+    {
+        let factory = ServiceFactory_TO::from_ptr(RBox::new(Factory { make }), TD_Opaque);
+        match self.host().provide_service_factory(
+            id.into(),
+            version.into(),
+            LayoutRef(T::LAYOUT),
+            factory,
+        ) {
             RResult::ROk(()) => Ok(()),
             RResult::RErr(error) => Err(Error::msg(error.message)),
         }
@@ -129,5 +158,29 @@ impl Context {
                 Service { value }
             })
             .collect())
+    }
+}
+
+/// Builds one plugin's instance of a plugin-scoped service.
+struct Factory<F> {
+    make: F,
+}
+
+impl<T, F> ServiceFactory for Factory<F>
+where
+    T: StableAbi + Send + Sync + 'static,
+    F: Fn(&str) -> T + Send + Sync + 'static,
+{
+    fn create(&self, consumer: RString) -> RResult<ServiceObject, PluginError> {
+        catch(|| {
+            let value = (self.make)(consumer.as_str());
+            // SAFETY: as in `Context::provide`, the layout travels with the
+            // erased value and is checked before it is turned back.
+            let value: RArc<()> = unsafe { RArc::new(value).transmute_element::<()>() };
+            Ok(ServiceObject {
+                layout: LayoutRef(T::LAYOUT),
+                value,
+            })
+        })
     }
 }

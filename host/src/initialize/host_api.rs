@@ -13,8 +13,8 @@ use abi_stable::{
 };
 use greenroom_contract::{
     ConfigOrigin, ConfigSubscriberBox, DatabaseSettings, ErrorCode, HookBox, HostApi, HostApi_TO,
-    HostBox, LayoutRef, LogLevel, LogRecord, PluginError, RootMoment, ServiceObject, TaskBox,
-    TaskSchedule, http::HttpHandlerBox,
+    HostBox, LayoutRef, LogLevel, LogRecord, PluginError, RootMoment, ServiceFactoryBox,
+    ServiceObject, TaskBox, TaskSchedule, http::HttpHandlerBox,
 };
 use semver::{Version, VersionReq};
 use tracing::level_filters::LevelFilter;
@@ -30,7 +30,27 @@ use crate::{
 #[derive(Clone)]
 struct Provided {
     version: Version,
-    object: ServiceObject,
+    layout: LayoutRef,
+    made: Made,
+    provider: Node,
+}
+
+/// How a provided service is handed out.
+#[derive(Clone)]
+enum Made {
+    /// One instance for everyone.
+    Once(ServiceObject),
+    /// One instance for each consuming plugin, made when it first asks.
+    PerPlugin {
+        factory: Arc<ServiceFactoryBox>,
+        made: Arc<Mutex<BTreeMap<String, ServiceObject>>>,
+    },
+}
+
+/// A provision as checked for a consumer.
+struct Checked {
+    version: Version,
+    layout: LayoutRef,
     provider: Node,
 }
 
@@ -273,6 +293,22 @@ impl HostApi for FeatureHost {
         }
     }
 
+    fn provide_service_factory(
+        &self,
+        id: RString,
+        version: RString,
+        layout: LayoutRef,
+        factory: ServiceFactoryBox,
+    ) -> RResult<(), PluginError> {
+        let made = Made::PerPlugin {
+            factory: Arc::new(factory),
+            made: Arc::default(),
+        };
+        self.provide_made(id.as_str(), version.as_str(), layout, made)
+            .map_err(refusal)
+            .into()
+    }
+
     fn instance(&self) -> RString {
         self.shared.instance.as_str().into()
     }
@@ -310,6 +346,17 @@ fn refusal(message: String) -> PluginError {
 
 impl FeatureHost {
     fn provide(&self, id: &str, version: &str, object: ServiceObject) -> Result<(), String> {
+        let layout = object.layout;
+        self.provide_made(id, version, layout, Made::Once(object))
+    }
+
+    fn provide_made(
+        &self,
+        id: &str,
+        version: &str,
+        layout: LayoutRef,
+        made: Made,
+    ) -> Result<(), String> {
         let node = &self.feature.node;
         let declared = self
             .feature
@@ -331,7 +378,8 @@ impl FeatureHost {
         }
         let provided = Provided {
             version: declared.version.clone(),
-            object,
+            layout,
+            made,
             provider: node.clone(),
         };
         let mut services = self
@@ -371,38 +419,77 @@ impl FeatureHost {
         }
         let requirement = VersionReq::parse(requirement)
             .map_err(|error| format!("`{requirement}` is not a version requirement: {error}"))?;
-        let services = self
+        let provisions: Vec<(Version, LayoutRef, Made, Node)> = self
             .shared
             .services
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let provisions = services
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
             .provided
             .get(id)
-            .map(Vec::as_slice)
+            .map(|provisions| {
+                provisions
+                    .iter()
+                    .map(|provided| {
+                        (
+                            provided.version.clone(),
+                            provided.layout,
+                            provided.made.clone(),
+                            provided.provider.clone(),
+                        )
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         provisions
-            .iter()
-            .map(|provided| {
+            .into_iter()
+            .map(|(version, layout, made, provider)| {
+                let provided = Checked {
+                    version,
+                    layout,
+                    provider,
+                };
                 if !requirement.matches(&provided.version) {
                     return Err(format!(
                         "{node} needs service `{id}` {requirement}, but {} provides version {}",
                         provided.provider, provided.version
                     ));
                 }
-                check_layout_compatibility(expected.0, provided.object.layout.0).map_err(
-                    |errors| {
-                        format!(
-                            "{node} and {} were built against different versions of service \
+                check_layout_compatibility(expected.0, provided.layout.0).map_err(|errors| {
+                    format!(
+                        "{node} and {} were built against different versions of service \
                              `{id}`'s interface; rebuild one of them\n{}",
-                            provided.provider,
-                            crate::load::summarize(&errors.to_string())
-                        )
-                    },
-                )?;
-                Ok(provided.object.clone())
+                        provided.provider,
+                        crate::load::summarize(&errors.to_string())
+                    )
+                })?;
+                self.instance_of(id, made)
             })
             .collect()
+    }
+
+    /// The instance of a checked provision this feature's plugin gets.
+    fn instance_of(&self, id: &str, made: Made) -> Result<ServiceObject, String> {
+        match made {
+            Made::Once(object) => Ok(object),
+            Made::PerPlugin { factory, made } => {
+                let consumer = self.feature.node.plugin_id().to_string();
+                let mut made = made.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                if let Some(object) = made.get(&consumer) {
+                    return Ok(object.clone());
+                }
+                let object = factory
+                    .create(consumer.as_str().into())
+                    .into_result()
+                    .map_err(|error| {
+                        format!(
+                            "service `{id}` could not be made for plugin `{consumer}`: {}",
+                            crate::boundary::describe(&error)
+                        )
+                    })?;
+                made.insert(consumer, object.clone());
+                Ok(object)
+            }
+        }
     }
 
     /// The one provision of singleton service `id`.
