@@ -127,6 +127,7 @@ pub async fn initialize(plan: &Plan, features: Features, options: InitOptions) -
         core: features.core.clone(),
         instance: Arc::new(instance_metadata(plan)),
         root_hooks: Arc::default(),
+        staging: None,
     };
     shared
         .routes

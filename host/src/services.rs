@@ -18,6 +18,7 @@ use std::{
 
 pub use database::{Assigned, DatabaseClient};
 pub use scheduler::Scheduler;
+pub(crate) use scheduler::Staging;
 
 /// Where the host's services read the time.
 pub trait Clock: Send + Sync {

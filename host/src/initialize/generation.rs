@@ -8,13 +8,9 @@
 //! already answered by the old generation keep its handler until they end;
 //! then the old generation's shutdown hooks run, dependents first.
 //!
-//! Scheduled tasks and cache entries belong to the plugin, not the
-//! generation: the new generation's tasks replace the old ones of the same
-//! id as it initializes, and the cache carries over.
-//!
-//! FIXME: a task the old generation scheduled under an id the new one does
-//! not schedule keeps running the old code until shutdown; the scheduler
-//! does not yet know generations.
+//! The new generation's scheduled tasks wait while the old ones run, and
+//! replace all of them at the swap; a generation that fails to start leaves
+//! the old tasks running. The cache belongs to the plugin and carries over.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -72,6 +68,7 @@ impl Initialized {
             core: self.shared.core.clone(),
             instance: Arc::new(super::instance_metadata(&next.plan)),
             root_hooks: self.shared.root_hooks.clone(),
+            staging: Some(self.shared.core.scheduler.stage()),
         };
         let features = Arc::new(Features {
             roots: next.roots,
@@ -112,6 +109,9 @@ impl Initialized {
             results.extend(wave_results);
             if failed {
                 let reasons = failures(&results);
+                if let Some(staging) = staging.staging {
+                    self.shared.core.scheduler.discard(staging);
+                }
                 let new = Generation { waves, hooks };
                 new.shut_down(self.options.hook_timeout).await;
                 return Err(reasons);
@@ -119,6 +119,9 @@ impl Initialized {
         }
 
         let replaced = live.swap_in(&staging.routes, &ids);
+        if let Some(tasks) = staging.staging {
+            self.shared.core.scheduler.commit(tasks, &ids);
+        }
         let services = std::mem::take(&mut *lock(&staging.services));
         *lock(&self.shared.services) = services;
         let old_hooks: BTreeMap<PluginId, SharedHooks> = hooks
@@ -148,6 +151,9 @@ impl Initialized {
             replaced.extend(self.shared.routes.remove(id));
         }
         lock(&self.shared.services).forget(plugin_ids);
+        for id in plugin_ids {
+            self.shared.core.scheduler.remove_plugin(id);
+        }
         wait_for_requests(&replaced, drain).await;
         let waves: Vec<Vec<PluginId>> = self
             .plan

@@ -24,6 +24,7 @@ use crate::{
     register::{DependencyKind, FeatureSet},
     resolve::Node,
     serve::Routes,
+    services::Staging,
 };
 
 /// A service some feature provided during its initialization.
@@ -112,6 +113,9 @@ pub(crate) struct Shared {
     pub(crate) instance: Arc<String>,
     /// Hooks for moments of the whole host's life.
     pub(crate) root_hooks: Arc<Mutex<RootHooks>>,
+    /// Where a new generation's scheduled tasks wait for its swap; `None`
+    /// while initializing the running generation.
+    pub(crate) staging: Option<Staging>,
 }
 
 /// Hooks plugins registered for moments of the whole host's life.
@@ -334,7 +338,7 @@ impl HostApi for FeatureHost {
         self.shared
             .core
             .scheduler
-            .add(plugin_id, &schedule, task, span)
+            .add(plugin_id, &schedule, task, span, self.shared.staging)
             .map_err(refusal)
             .into()
     }

@@ -4,10 +4,17 @@
 //! A driver checks for due tasks a few times a second. A task that is
 //! still running when it falls due again is not started twice; a run that
 //! takes longer than its timeout is cut off.
+//!
+//! A new generation of a plugin schedules its tasks staged: they wait
+//! while the old generation's tasks go on running, and replace them all at
+//! the swap, or vanish if the new generation fails to start.
 
 use std::{
     str::FromStr as _,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, SystemTime},
 };
 
@@ -37,7 +44,21 @@ struct Scheduled {
     task: Arc<TaskBox>,
     running: Option<JoinHandle<()>>,
     span: tracing::Span,
+    /// The staging a new generation's task waits in until the swap.
+    staged: Option<Staging>,
 }
+
+impl Scheduled {
+    fn abort(&self) {
+        if let Some(running) = &self.running {
+            running.abort();
+        }
+    }
+}
+
+/// The tasks a new generation scheduled, waiting for its swap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Staging(u64);
 
 /// Every plugin's scheduled tasks.
 pub struct Scheduler {
@@ -45,6 +66,7 @@ pub struct Scheduler {
     default_timeout: Duration,
     tasks: Mutex<Vec<Scheduled>>,
     driver: Mutex<Option<JoinHandle<()>>>,
+    stagings: AtomicU64,
 }
 
 impl Scheduler {
@@ -56,6 +78,7 @@ impl Scheduler {
             default_timeout,
             tasks: Mutex::default(),
             driver: Mutex::default(),
+            stagings: AtomicU64::new(0),
         })
     }
 
@@ -74,7 +97,8 @@ impl Scheduler {
         *lock(&self.driver) = Some(driver);
     }
 
-    /// Adds (or replaces) a plugin's task.
+    /// Adds (or replaces) a plugin's task; with `staged`, one that waits for
+    /// [`Scheduler::commit`].
     ///
     /// # Errors
     ///
@@ -85,6 +109,7 @@ impl Scheduler {
         schedule: &TaskSchedule,
         task: TaskBox,
         span: tracing::Span,
+        staged: Option<Staging>,
     ) -> Result<(), String> {
         let id = schedule.id.to_string();
         let frequency = match (schedule.every_ms, schedule.cron.as_str()) {
@@ -115,7 +140,13 @@ impl Scheduler {
             millis => Duration::from_millis(millis),
         };
         let mut tasks = lock(&self.tasks);
-        tasks.retain(|old| !(old.plugin_id == plugin_id && old.id == id));
+        tasks.retain(|old| {
+            let replaced = old.plugin_id == plugin_id && old.id == id && old.staged == staged;
+            if replaced {
+                old.abort();
+            }
+            !replaced
+        });
         tasks.push(Scheduled {
             plugin_id: plugin_id.to_string(),
             id,
@@ -125,19 +156,48 @@ impl Scheduler {
             task: Arc::new(task),
             running: None,
             span,
+            staged,
         });
         Ok(())
     }
 
-    /// Stops and forgets a plugin's tasks (at its shutdown or restart).
-    pub fn remove_plugin(&self, plugin_id: &str) {
+    /// A new staging for the tasks of a generation about to initialize.
+    pub(crate) fn stage(&self) -> Staging {
+        Staging(self.stagings.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Swaps in the tasks of `staging`: every running task of `plugin_ids`
+    /// stops and is forgotten, and the staged ones start to run.
+    pub(crate) fn commit(&self, staging: Staging, plugin_ids: &[String]) {
         let mut tasks = lock(&self.tasks);
-        for task in tasks.iter().filter(|task| task.plugin_id == plugin_id) {
-            if let Some(running) = &task.running {
-                running.abort();
+        tasks.retain(|task| {
+            let old = task.staged.is_none() && plugin_ids.contains(&task.plugin_id);
+            if old {
+                task.abort();
+            }
+            !old
+        });
+        for task in tasks.iter_mut() {
+            if task.staged == Some(staging) {
+                task.staged = None;
             }
         }
-        tasks.retain(|task| task.plugin_id != plugin_id);
+    }
+
+    /// Forgets the tasks of a `staging` whose generation did not start.
+    pub(crate) fn discard(&self, staging: Staging) {
+        lock(&self.tasks).retain(|task| task.staged != Some(staging));
+    }
+
+    /// Stops and forgets a plugin's tasks (at its shutdown or restart).
+    pub fn remove_plugin(&self, plugin_id: &str) {
+        lock(&self.tasks).retain(|task| {
+            let removed = task.plugin_id == plugin_id;
+            if removed {
+                task.abort();
+            }
+            !removed
+        });
     }
 
     /// Stops the driver and every task.
@@ -156,7 +216,8 @@ impl Scheduler {
         let now = self.clock.now();
         let mut tasks = lock(&self.tasks);
         for task in tasks.iter_mut() {
-            if task.next > now
+            if task.staged.is_some()
+                || task.next > now
                 || task
                     .running
                     .as_ref()
@@ -207,4 +268,101 @@ pub(super) const MANUAL_EPOCH: Duration = Duration::from_secs(1_767_225_600);
 /// `SystemTime` for a clock reading, from `start`.
 pub(super) fn wall_at(start: SystemTime, elapsed: Duration) -> SystemTime {
     start + elapsed
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU32;
+
+    use abi_stable::{
+        sabi_trait::TD_Opaque,
+        std_types::{RResult, RString},
+    };
+    use async_ffi::{FfiFuture, FutureExt as _};
+    use greenroom_contract::{PluginError, host::Task_TO};
+
+    use super::*;
+    use crate::services::ManualClock;
+
+    /// A task that counts its runs.
+    struct Counting(Arc<AtomicU32>);
+
+    impl greenroom_contract::host::Task for Counting {
+        fn run(&self) -> FfiFuture<RResult<(), PluginError>> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            async { RResult::ROk(()) }.into_ffi()
+        }
+    }
+
+    fn every_second(id: &str) -> TaskSchedule {
+        TaskSchedule {
+            id: RString::from(id),
+            every_ms: 1000,
+            cron: RString::new(),
+            initial_delay_ms: 0,
+            timeout_ms: 0,
+        }
+    }
+
+    /// Adds a counting task `id` of plugin `web`, returning its run count.
+    fn add(scheduler: &Scheduler, id: &str, staged: Option<Staging>) -> Arc<AtomicU32> {
+        let runs = Arc::new(AtomicU32::new(0));
+        let task = Task_TO::from_value(Counting(runs.clone()), TD_Opaque);
+        scheduler
+            .add(
+                "web",
+                &every_second(id),
+                task,
+                tracing::Span::none(),
+                staged,
+            )
+            .expect("the schedule is valid");
+        runs
+    }
+
+    /// Lets every task that falls due run once.
+    async fn tick(scheduler: &Scheduler, clock: &ManualClock) {
+        clock.advance(Duration::from_secs(1));
+        scheduler.run_due();
+        tokio::task::yield_now().await;
+    }
+
+    fn counts(runs: &[&Arc<AtomicU32>]) -> Vec<u32> {
+        runs.iter()
+            .map(|runs| runs.load(Ordering::SeqCst))
+            .collect()
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_new_generation_s_tasks_replace_every_old_one_at_the_swap() {
+        let clock = Arc::new(ManualClock::default());
+        let scheduler = Scheduler::new(clock.clone(), Duration::from_secs(5));
+        let old_only = add(&scheduler, "old-only", None);
+        let old_shared = add(&scheduler, "shared", None);
+
+        let staging = scheduler.stage();
+        let new_shared = add(&scheduler, "shared", Some(staging));
+        let new_only = add(&scheduler, "new-only", Some(staging));
+        tick(&scheduler, &clock).await;
+        let all = [&old_only, &old_shared, &new_shared, &new_only];
+        assert_eq!(counts(&all), [1, 1, 0, 0], "staged tasks wait");
+
+        scheduler.commit(staging, &["web".to_string()]);
+        tick(&scheduler, &clock).await;
+        assert_eq!(counts(&all), [1, 1, 1, 1], "only the new tasks run");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_failed_generation_leaves_the_old_tasks_running() {
+        let clock = Arc::new(ManualClock::default());
+        let scheduler = Scheduler::new(clock.clone(), Duration::from_secs(5));
+        let old = add(&scheduler, "shared", None);
+        let staging = scheduler.stage();
+        let new = add(&scheduler, "shared", Some(staging));
+
+        scheduler.discard(staging);
+        tick(&scheduler, &clock).await;
+        tick(&scheduler, &clock).await;
+        assert_eq!(counts(&[&old, &new]), [2, 0]);
+    }
 }
