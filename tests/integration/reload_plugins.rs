@@ -265,3 +265,30 @@ fn a_file_copied_over_in_place_is_only_a_replacement() {
         assert_eq!(running.stop().await, Vec::<String>::new());
     });
 }
+
+#[test]
+fn removing_a_module_s_file_restarts_its_plugin_without_it() {
+    let dir = plugins_dir("reload-module-removed", &["specimen", "specimen-module"]);
+    runtime().block_on(async {
+        let mut running = start("reload-module-removed", &dir).await;
+        let modules = |running: &RunningBackend| -> Vec<String> {
+            let plugin = running.report().plugin("specimen-0000").unwrap();
+            plugin
+                .modules
+                .iter()
+                .map(|m| m.module_id.to_string())
+                .collect()
+        };
+        assert_eq!(modules(&running), ["addition-0000"]);
+
+        let module_file = dir.join("specimen-module.so");
+        std::fs::remove_file(&module_file).expect("the module's file is removed");
+        let outcome = running.apply_file_change(&module_file).await;
+
+        assert_eq!(outcome, Ok(FileChange::Stopped(Vec::new())));
+        assert_eq!(modules(&running), Vec::<String>::new());
+        let instance = instance(&running.router()).await;
+        assert_eq!(instance["generations"]["specimen-0000"], 2);
+        assert_eq!(running.stop().await, Vec::<String>::new());
+    });
+}

@@ -19,6 +19,7 @@ use crate::{
     check::{self, CheckOptions},
     discover,
     initialize::NextGeneration,
+    register::PluginId,
     resolve::{self, ResolveOptions},
 };
 
@@ -222,6 +223,8 @@ impl RunningBackend {
     }
 
     /// Stops the plugins of the library at `index`, whose file was removed.
+    /// Plugins of other files that it added modules to are initialized
+    /// again without them first, while the modules' code still runs.
     async fn remove_library(&mut self, index: usize) -> Result<FileChange, String> {
         let remaining: Vec<&Library> = self
             .loaded
@@ -232,10 +235,26 @@ impl RunningBackend {
             .map(|(_, library)| library)
             .collect();
         let plan = self.resolve(&remaining)?;
-        // FIXME: modules this library adds to other files' plugins stop
-        // being called, but those plugins are not initialized again.
-        let plugins = plugin_ids(&self.loaded.libraries[index]);
+        let removed = &self.loaded.libraries[index];
+        let plugins = plugin_ids(removed);
+        let extended: BTreeSet<PluginId> = removed
+            .features
+            .modules
+            .iter()
+            .map(|module| module.plugin_id.clone())
+            .filter(|id| plan.plugins.contains_key(id))
+            .collect();
         let drain = self.http.options.drain_timeout;
+        if !extended.is_empty() {
+            let (roots, declared) = entry_points(remaining);
+            let next = NextGeneration {
+                plan: plan.clone(),
+                roots,
+                declared,
+                changed: extended,
+            };
+            self.initialized.next_generation(next, drain).await?;
+        }
         self.initialized.remove(&plugins, plan, drain).await;
         let old = self.loaded.libraries.remove(index);
         self.loaded.reports.retain(|report| report.file != old.path);
