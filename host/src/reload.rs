@@ -60,10 +60,9 @@ pub(crate) struct Reloader {
     pub(crate) running: std::sync::Mutex<Option<Config>>,
 }
 
-/// The watcher and the task that reloads on its changes; dropping it stops
-/// both.
+/// The task that reloads on the watcher's changes, owning the watcher;
+/// dropping it stops both.
 pub(crate) struct Reloading {
-    _watcher: Watcher,
     task: JoinHandle<()>,
 }
 
@@ -100,8 +99,8 @@ pub(crate) fn watch(
             .map(|file| file.path)
             .collect();
         watcher.watch_files(WatchKind::Config, &files)?;
-        // FIXME: files named by `$include` and `$file` are read on reload but
-        // not watched, so changing only one of them needs a touch of a main file.
+        let (_, read) = reloader.loader.load_reading();
+        follow(&mut watcher, read);
         tracing::info!(files = files.len(), "watching the configuration files");
         reloader.publish_state();
     }
@@ -113,14 +112,21 @@ pub(crate) fn watch(
         }
         None => None,
     };
-    let task = tokio::spawn(dispatch(config, sender, changes));
-    Ok(Reloading {
-        _watcher: watcher,
-        task,
-    })
+    let task = tokio::spawn(dispatch(watcher, config, sender, changes));
+    Ok(Reloading { task })
+}
+
+/// Also watches the files a configuration load read through `$include`
+/// and `$file`; a file that cannot be watched is only logged.
+fn follow(watcher: &mut Watcher, read: BTreeSet<Utf8PathBuf>) {
+    let read: Vec<Utf8PathBuf> = read.into_iter().collect();
+    if let Err(error) = watcher.watch_files(WatchKind::Config, &read) {
+        tracing::warn!(%error, "a file the configuration includes is not watched");
+    }
 }
 
 async fn dispatch(
+    mut watcher: Watcher,
     config: Option<Reloader>,
     plugins: Option<mpsc::UnboundedSender<BTreeSet<Utf8PathBuf>>>,
     mut changes: mpsc::UnboundedReceiver<Changed>,
@@ -134,21 +140,23 @@ async fn dispatch(
         };
         let files: Vec<String> = files.iter().map(ToString::to_string).collect();
         tracing::info!("configuration changed: {}", files.join(", "));
-        reloader.reload().await;
+        let read = reloader.reload().await;
+        follow(&mut watcher, read);
     }
 }
 
 impl Reloader {
     /// Reads and checks the configuration again, and publishes it or keeps
-    /// the old one.
-    async fn reload(&self) {
-        let reasons = match self.check() {
+    /// the old one. Returns every file it read.
+    async fn reload(&self) -> BTreeSet<Utf8PathBuf> {
+        let (loaded, read) = self.loader.load_reading();
+        let reasons = match self.check(loaded) {
             Ok((config, slices)) => {
                 if !self.swap_running(config) {
                     tracing::debug!("the configuration files were written without a change");
                     self.state.send_modify(|state| state.refused = None);
                     self.publish_state();
-                    return;
+                    return read;
                 }
                 let changed = self.configs.replace(slices);
                 self.state.send_modify(|state| {
@@ -166,7 +174,7 @@ impl Reloader {
                     }
                 );
                 self.configs.notify(&changed, self.hook_timeout).await;
-                return;
+                return read;
             }
             Err(reasons) => reasons,
         };
@@ -177,15 +185,17 @@ impl Reloader {
         tracing::error!("{reason}");
         self.state.send_modify(|state| state.refused = Some(reason));
         self.publish_state();
+        read
     }
 
     /// The new configuration and slices, or every reason the configuration
     /// cannot be used.
-    fn check(&self) -> Result<(Config, BTreeMap<String, PluginSlice>), Vec<String>> {
-        let config = self
-            .loader
-            .load()
-            .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+    fn check(
+        &self,
+        loaded: Result<Config, crate::config::ConfigErrors>,
+    ) -> Result<(Config, BTreeMap<String, PluginSlice>), Vec<String>> {
+        let config =
+            loaded.map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>())?;
         configure::settings_problems(&config)?;
         let checked = configure::check(&config, &self.schemas, &self.selection);
         let mut errors = Vec::new();

@@ -19,7 +19,7 @@
 
 pub(super) mod read;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use camino::{Utf8Path, Utf8PathBuf};
 
@@ -146,11 +146,23 @@ impl ConfigLoader {
     /// overrides naming no key); a partly loaded configuration is never
     /// returned.
     pub fn load(&self) -> Result<Config, ConfigErrors> {
+        self.load_reading().0
+    }
+
+    /// As [`ConfigLoader::load`], with every file the load tried to read:
+    /// the main files and those `$include` and `$file` name, so that a
+    /// watcher can follow all of them.
+    pub fn load_reading(&self) -> (Result<Config, ConfigErrors>, BTreeSet<Utf8PathBuf>) {
+        let mut budget = Budget::default();
+        let config = self.load_within(&mut budget);
+        (config, std::mem::take(&mut budget.tried))
+    }
+
+    fn load_within(&self, budget: &mut Budget) -> Result<Config, ConfigErrors> {
         let mut errors = Vec::new();
         let mut layers = Vec::new();
-        let mut budget = Budget::default();
         for file in self.files() {
-            match self.read(&file, &mut budget) {
+            match self.read(&file, budget) {
                 Ok(Some(layer)) => layers.push(layer),
                 Ok(None) => tracing::debug!(file = %file.path, "no configuration file here"),
                 Err(found) => errors.extend(found),

@@ -118,6 +118,45 @@ fn a_change_reaches_the_subscriber_and_a_broken_one_is_refused_keeping_the_old()
     runtime.block_on(running.stop());
 }
 
+#[test]
+fn a_change_to_an_included_file_alone_is_reloaded() {
+    let dir = scratch("config-reload-include");
+    let plugins = plugins_dir_with(&dir, &["configured"]);
+    let part = |interval: &str| format!("token: t\nrefresh:\n  interval: {interval}\n");
+    write(&dir, "parts/configured.yaml", &part("5"));
+    let file = write(
+        &dir,
+        "app-config.yaml",
+        "configured:\n  $include: parts/configured.yaml\n",
+    );
+    let loader = ConfigLoader::new().file(&file);
+    let backend = Backend::from_config(loader.load().unwrap())
+        .unwrap()
+        .plugins_dir(plugins)
+        .private_dir(dir.clone())
+        .listen(([127, 0, 0, 1], 0).into())
+        .watch_config(loader);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let running = runtime
+        .block_on(backend.load().unwrap().start())
+        .unwrap_or_else(|error| panic!("{error}"));
+    let address = running.http_address().unwrap();
+    let interval = || -> Value {
+        let (status, body) = http_get(address, "/api/configured/config");
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<Value>(&body).unwrap()["interval"].clone()
+    };
+    assert_eq!(interval(), 5.0);
+
+    let temporary = write(&dir, "parts/.configured.yaml.new", &part("8"));
+    std::fs::rename(temporary, dir.join("parts/configured.yaml")).unwrap();
+    eventually("the included file's change reaching the plugin", || {
+        (interval() == 8.0).then_some(())
+    });
+    assert_eq!(running.config_state().borrow().revision, 1);
+    runtime.block_on(running.stop());
+}
+
 /// A `greenroom` child process, killed when the test ends however it ends.
 struct Child(std::process::Child);
 

@@ -33,6 +33,8 @@ const MIB: u64 = 1024 * 1024;
 /// What one load has read so far, against its limits.
 #[derive(Debug, Default)]
 pub(crate) struct Budget {
+    /// Every file a read was tried of, whether it could be read or not.
+    pub(crate) tried: std::collections::BTreeSet<camino::Utf8PathBuf>,
     files: usize,
     bytes: u64,
     nodes: usize,
@@ -69,6 +71,7 @@ impl Budget {
     /// Returns why the file cannot be read: the system's error, a file that
     /// is not a regular file, too large or not UTF-8, or a spent budget.
     pub(crate) fn read(&mut self, path: &Utf8Path) -> Result<String, Unreadable> {
+        self.tried.insert(path.to_owned());
         self.spend(|budget| {
             budget.files += 1;
             if budget.files > MAX_FILES {
