@@ -19,6 +19,8 @@ usage: cargo xtask <command>
 commands:
   build-plugins     build every crate in plugins/ and install its library into plugins/
   new-plugin <id>   create plugins/<id> from plugin-template/, build and install it
+  new-plugin <id> --module-for <pluginId>
+                    create plugins/<pluginId>-<id>, the module <pluginId>/<id>, build and install it
   test              build plugins and fixtures, then run fmt check, clippy and every test
   run               build and install the plugins, then start greenroom
   bench load        time each loading stage for 1, 10 and 100 plugins beside raw dlopen
