@@ -21,6 +21,8 @@ commands:
   new-plugin <id>   create plugins/<id> from plugin-template/, build and install it
   new-plugin <id> --module-for <pluginId>
                     create plugins/<pluginId>-<id>, the module <pluginId>/<id>, build and install it
+  new-plugin <id> --out-of-tree <dir>
+                    create a crate of its own in <dir>, build it there and install it
   test              build plugins and fixtures, then run fmt check, clippy and every test
   run               build and install the plugins, then start greenroom
   bench load        time each loading stage for 1, 10 and 100 plugins beside raw dlopen

@@ -10,6 +10,8 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::build;
 
+mod out_of_tree;
+
 /// The files of the template, relative to its directory.
 const TEMPLATE_FILES: [&str; 4] = [
     "Cargo.toml",
@@ -25,13 +27,18 @@ const MODULE_TEMPLATE_FILES: [(&str, &str); 2] = [
     ("lib.rs.template", "src/lib.rs"),
 ];
 
-const USAGE: &str = "usage: cargo xtask new-plugin <id> [--module-for <pluginId>]";
+const USAGE: &str =
+    "usage: cargo xtask new-plugin <id> [--module-for <pluginId> | --out-of-tree <dir>]";
 
 /// Creates, builds and installs the plugin or module named by `args`.
 pub(crate) fn new_plugin(args: &[&str]) -> anyhow::Result<()> {
     match args {
         [id] => new_workspace_plugin(id),
         [id, "--module-for", plugin_id] => new_module(id, plugin_id),
+        [id, "--out-of-tree", dir] => {
+            check_id(id)?;
+            out_of_tree::new_out_of_tree(id, dir)
+        }
         _ => bail!("{USAGE}"),
     }
 }
