@@ -68,12 +68,36 @@ fn run(args: &[String]) -> anyhow::Result<()> {
     }
 }
 
+/// Builds `tests/out-of-tree`, a plugin crate with its own workspace and
+/// Cargo.lock, into `target/out-of-tree`: tests cannot run cargo themselves.
+fn build_out_of_tree_fixture() -> anyhow::Result<()> {
+    let workspace = build::workspace()?;
+    let manifest = workspace.root.join("tests/out-of-tree/Cargo.toml");
+    let target = workspace
+        .target_dir
+        .parent()
+        .context("the profile directory is inside the target directory")?
+        .join("out-of-tree");
+    build::cargo(
+        &[
+            "build",
+            "--locked",
+            "--manifest-path",
+            manifest.as_str(),
+            "--target-dir",
+            target.as_str(),
+        ],
+        "building a plugin outside the workspace",
+    )
+}
+
 /// The project's test command: what CI runs.
 fn test() -> anyhow::Result<()> {
     build::cargo(
         &["build", "--workspace", "--locked"],
         "building plugins, fixtures and the host",
     )?;
+    build_out_of_tree_fixture()?;
     build::cargo(
         &["fmt", "--all", "--check"],
         "checking formatting (fix: cargo fmt --all)",
