@@ -7,6 +7,7 @@
 
 mod bench;
 mod build;
+mod dev;
 mod new_plugin;
 
 use std::process::ExitCode;
@@ -25,6 +26,8 @@ commands:
                     create a crate of its own in <dir>, build it there and install it
   test              build plugins and fixtures, then run fmt check, clippy and every test
   run               build and install the plugins, then start greenroom
+  dev               build and install the plugins, start greenroom --dev, and rebuild and
+                    reinstall a plugin crate when its sources change (Ctrl-C stops both)
   bench load        time each loading stage for 1, 10 and 100 plugins beside raw dlopen
   bench http        serve one handler natively and through a plugin, compare throughput
   bench startup     time process start to ready for 1, 10 and 100 plugins, chain and fan-out
@@ -58,6 +61,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
                     .args(rest),
             )
         }
+        ["dev", rest @ ..] => dev::dev(rest),
         ["bench", rest @ ..] => bench::run(rest),
         ["bench-worker", rest @ ..] => bench::worker(rest),
         [] | ["help" | "--help" | "-h"] => {

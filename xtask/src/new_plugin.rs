@@ -123,7 +123,11 @@ fn check_free(
     if dir.exists() {
         bail!("{dir} exists already; choose another id or remove it");
     }
-    if workspace.plugins.iter().any(|(taken, _)| taken == package) {
+    if workspace
+        .plugins
+        .iter()
+        .any(|plugin| plugin.name == package)
+    {
         bail!("the workspace has a package `{package}` already; choose another id");
     }
     Ok(dir)
