@@ -11,7 +11,7 @@ use std::{
 };
 
 use anyhow::Context as _;
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
 use greenroom_host::platform::LIBRARY_EXTENSION;
 use notify_debouncer_mini::{DebounceEventResult, new_debouncer, notify::RecursiveMode};
 
@@ -128,6 +128,10 @@ fn rebuild(workspace: &Workspace, paths: &[PathBuf]) {
         return;
     }
     let names: Vec<&str> = changed.iter().map(|plugin| plugin.name.as_str()).collect();
+    let built_before: Vec<_> = changed
+        .iter()
+        .map(|plugin| modified(&workspace.target_dir.join(&plugin.library)))
+        .collect();
     let started = Instant::now();
     if let Err(error) = build::cargo(
         &["build", "--workspace"],
@@ -136,7 +140,14 @@ fn rebuild(workspace: &Workspace, paths: &[PathBuf]) {
         println!("==> build failed, the running plugins stay: {error:#}");
         return;
     }
-    for plugin in changed {
+    for (plugin, before) in changed.into_iter().zip(built_before) {
+        if modified(&workspace.target_dir.join(&plugin.library)) == before {
+            println!(
+                "==> {} built to the same library; not reinstalled",
+                plugin.name
+            );
+            continue;
+        }
         match install(workspace, plugin) {
             Ok(destination) => println!(
                 "==> reinstalled {destination} ({:.1} s after the change); the host reloads it",
@@ -145,6 +156,13 @@ fn rebuild(workspace: &Workspace, paths: &[PathBuf]) {
             Err(error) => println!("==> cannot install {}: {error:#}", plugin.name),
         }
     }
+}
+
+/// When `path` was last written, if it exists.
+fn modified(path: &Utf8Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path)
+        .and_then(|meta| meta.modified())
+        .ok()
 }
 
 /// Installs one plugin crate's library into `plugins/` by atomic rename.
