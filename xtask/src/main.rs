@@ -31,6 +31,7 @@ commands:
   bench load        time each loading stage for 1, 10 and 100 plugins beside raw dlopen
   bench http        serve one handler natively and through a plugin, compare throughput
   bench startup     time process start to ready for 1, 10 and 100 plugins, chain and fan-out
+  bench reload      time a plugin file renamed over to the new generation's first response
 ";
 
 fn main() -> ExitCode {
