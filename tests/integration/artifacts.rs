@@ -46,6 +46,23 @@ pub(crate) fn fixture(name: &str) -> Utf8PathBuf {
     ))
 }
 
+/// The library of `tests/out-of-tree`, a plugin crate with its own workspace
+/// and Cargo.lock, which `cargo xtask test` builds into
+/// `target/out-of-tree` after the workspace.
+pub(crate) fn out_of_tree_fixture() -> Utf8PathBuf {
+    let target = target_dir()
+        .parent()
+        .expect("the profile directory is inside the target directory")
+        .join("out-of-tree");
+    let path = target.join("debug/libgreenroom_fixture_out_of_tree.so");
+    assert!(
+        path.is_file(),
+        "{path} is missing: build it first with `cargo xtask test` (or `cargo build --locked \
+         --manifest-path tests/out-of-tree/Cargo.toml --target-dir {target}`)"
+    );
+    path
+}
+
 /// A scratch directory, emptied and unique to this test.
 pub(crate) fn scratch(test: &str) -> Utf8PathBuf {
     static NEXT: AtomicU32 = AtomicU32::new(0);

@@ -13,6 +13,7 @@ mod http;
 mod initialize;
 mod interface;
 mod kit;
+mod out_of_tree;
 mod reload_plugins;
 mod resolve;
 mod services;

@@ -3,6 +3,7 @@
 
 mod http;
 mod load;
+mod reload;
 mod startup;
 
 use std::process::Command;
@@ -18,7 +19,8 @@ pub(crate) fn run(args: &[&str]) -> anyhow::Result<()> {
         ["load", rest @ ..] => load::load(rest),
         ["http", rest @ ..] => http::http(rest),
         ["startup", rest @ ..] => startup::startup(rest),
-        _ => bail!("usage: cargo xtask bench load|http|startup [--rounds N]"),
+        ["reload", rest @ ..] => reload::reload(rest),
+        _ => bail!("usage: cargo xtask bench load|http|startup|reload [--rounds N]"),
     }
 }
 
@@ -47,6 +49,17 @@ fn build_release(fixture: &str) -> anyhow::Result<Utf8PathBuf> {
         ],
         "building the benchmark in release mode",
     )?;
+    Ok(build::workspace()?.target_dir.with_file_name("release"))
+}
+
+/// Builds the xtask worker and `packages` in release mode; returns the
+/// release directory.
+fn build_release_packages(packages: &[&str]) -> anyhow::Result<Utf8PathBuf> {
+    let mut args = vec!["build", "--release", "--locked", "-p", "xtask"];
+    for package in packages {
+        args.extend(["-p", package]);
+    }
+    build::cargo(&args, "building the benchmark in release mode")?;
     Ok(build::workspace()?.target_dir.with_file_name("release"))
 }
 

@@ -14,8 +14,29 @@ pub(crate) struct Workspace {
     pub(crate) root: Utf8PathBuf,
     /// The directory debug artifacts are written to.
     pub(crate) target_dir: Utf8PathBuf,
-    /// The plugin crates: package name and library file name.
-    pub(crate) plugins: Vec<(String, String)>,
+    /// The plugin crates under `plugins/`.
+    pub(crate) plugins: Vec<PluginCrate>,
+}
+
+/// A plugin crate of the workspace.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct PluginCrate {
+    /// The package name, such as `greenroom-plugin-hello`.
+    pub(crate) name: String,
+    /// The library file cargo writes, such as `libgreenroom_plugin_hello.so`.
+    pub(crate) library: String,
+    /// The crate's directory.
+    pub(crate) dir: Utf8PathBuf,
+}
+
+impl PluginCrate {
+    /// The name its library is installed under in `plugins/`, without the
+    /// extension: the package name without `greenroom-plugin-`.
+    pub(crate) fn installed_name(&self) -> &str {
+        self.name
+            .strip_prefix("greenroom-plugin-")
+            .unwrap_or(&self.name)
+    }
 }
 
 /// Runs cargo with `args`, saying what it does first.
@@ -64,7 +85,9 @@ pub(crate) fn workspace() -> anyhow::Result<Workspace> {
         .filter_map(|package| {
             let name = package["name"].as_str()?.to_string();
             let library = format!("lib{}.{}", name.replace('-', "_"), LIBRARY_EXTENSION);
-            Some((name, library))
+            let manifest = Utf8Path::new(package["manifest_path"].as_str()?);
+            let dir = manifest.parent()?.to_owned();
+            Some(PluginCrate { name, library, dir })
         })
         .collect();
     Ok(Workspace {
@@ -103,12 +126,9 @@ pub(crate) fn build_and_install() -> anyhow::Result<Workspace> {
         ),
     )?;
     let plugins_dir = workspace.root.join("plugins");
-    for (name, library) in &workspace.plugins {
-        let installed_name = format!(
-            "{}.{LIBRARY_EXTENSION}",
-            name.strip_prefix("greenroom-plugin-").unwrap_or(name)
-        );
-        let source = workspace.target_dir.join(library);
+    for plugin in &workspace.plugins {
+        let installed_name = format!("{}.{LIBRARY_EXTENSION}", plugin.installed_name());
+        let source = workspace.target_dir.join(&plugin.library);
         let destination = plugins_dir.join(&installed_name);
         let bytes = install(&source, &destination)?;
         println!("    installed {destination} ({:.1} MB)", bytes as f64 / 1e6);
@@ -138,4 +158,19 @@ pub(crate) fn install(source: &Utf8Path, destination: &Utf8Path) -> anyhow::Resu
     std::fs::rename(&temporary, destination)
         .with_context(|| format!("cannot rename {temporary} to {destination}"))?;
     Ok(bytes.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn installed_names_drop_the_package_prefix() {
+        let plugin = PluginCrate {
+            name: "greenroom-plugin-hello".to_string(),
+            library: "libgreenroom_plugin_hello.so".to_string(),
+            dir: Utf8PathBuf::from("/w/plugins/hello"),
+        };
+        assert_eq!(plugin.installed_name(), "hello");
+    }
 }

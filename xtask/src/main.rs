@@ -7,6 +7,7 @@
 
 mod bench;
 mod build;
+mod dev;
 mod new_plugin;
 
 use std::process::ExitCode;
@@ -19,11 +20,18 @@ usage: cargo xtask <command>
 commands:
   build-plugins     build every crate in plugins/ and install its library into plugins/
   new-plugin <id>   create plugins/<id> from plugin-template/, build and install it
+  new-plugin <id> --module-for <pluginId>
+                    create plugins/<pluginId>-<id>, the module <pluginId>/<id>, build and install it
+  new-plugin <id> --out-of-tree <dir>
+                    create a crate of its own in <dir>, build it there and install it
   test              build plugins and fixtures, then run fmt check, clippy and every test
   run               build and install the plugins, then start greenroom
+  dev               build and install the plugins, start greenroom --dev, and rebuild and
+                    reinstall a plugin crate when its sources change (Ctrl-C stops both)
   bench load        time each loading stage for 1, 10 and 100 plugins beside raw dlopen
   bench http        serve one handler natively and through a plugin, compare throughput
   bench startup     time process start to ready for 1, 10 and 100 plugins, chain and fan-out
+  bench reload      time a plugin file renamed over to the new generation's first response
 ";
 
 fn main() -> ExitCode {
@@ -54,6 +62,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
                     .args(rest),
             )
         }
+        ["dev", rest @ ..] => dev::dev(rest),
         ["bench", rest @ ..] => bench::run(rest),
         ["bench-worker", rest @ ..] => bench::worker(rest),
         [] | ["help" | "--help" | "-h"] => {
@@ -64,12 +73,36 @@ fn run(args: &[String]) -> anyhow::Result<()> {
     }
 }
 
+/// Builds `tests/out-of-tree`, a plugin crate with its own workspace and
+/// Cargo.lock, into `target/out-of-tree`: tests cannot run cargo themselves.
+fn build_out_of_tree_fixture() -> anyhow::Result<()> {
+    let workspace = build::workspace()?;
+    let manifest = workspace.root.join("tests/out-of-tree/Cargo.toml");
+    let target = workspace
+        .target_dir
+        .parent()
+        .context("the profile directory is inside the target directory")?
+        .join("out-of-tree");
+    build::cargo(
+        &[
+            "build",
+            "--locked",
+            "--manifest-path",
+            manifest.as_str(),
+            "--target-dir",
+            target.as_str(),
+        ],
+        "building a plugin outside the workspace",
+    )
+}
+
 /// The project's test command: what CI runs.
 fn test() -> anyhow::Result<()> {
     build::cargo(
         &["build", "--workspace", "--locked"],
         "building plugins, fixtures and the host",
     )?;
+    build_out_of_tree_fixture()?;
     build::cargo(
         &["fmt", "--all", "--check"],
         "checking formatting (fix: cargo fmt --all)",

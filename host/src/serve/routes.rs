@@ -108,15 +108,19 @@ impl Routes {
 
     /// Takes the routes and generations of `plugin_ids` from `staging` in
     /// one step, and returns the routes they replace.
+    ///
+    /// The routes are moved out of `staging`, not copied: the plugins'
+    /// contexts keep `staging` alive, and a handler it still held would look
+    /// in use forever when the next generation drains this one.
     pub(crate) fn swap_in(&self, staging: &Self, plugin_ids: &[String]) -> Vec<Route> {
-        let staged_routes = staging.routes.read().unwrap_or_else(|p| p.into_inner());
+        let mut staged_routes = staging.write();
         let staged_generations = staging.generations();
         let mut routes = self.write();
         let mut generations = self.write_generations();
         let mut replaced = Vec::new();
         for id in plugin_ids {
-            if let Some(route) = staged_routes.get(id) {
-                replaced.extend(routes.insert(id.clone(), route.clone()));
+            if let Some(route) = staged_routes.remove(id) {
+                replaced.extend(routes.insert(id.clone(), route));
             }
             if let Some(generation) = staged_generations.get(id) {
                 generations.insert(id.clone(), *generation);
