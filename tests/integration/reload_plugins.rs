@@ -292,3 +292,47 @@ fn removing_a_module_s_file_restarts_its_plugin_without_it() {
         assert_eq!(running.stop().await, Vec::<String>::new());
     });
 }
+
+#[test]
+fn a_replaced_handler_no_request_holds_is_not_waited_for() {
+    let dir = plugins_dir("reload-repeated", &["web"]);
+    let bytes = std::fs::read(fixture("web")).expect("the fixture is readable");
+    runtime().block_on(async {
+        let options = HttpOptions {
+            auth: AuthPolicy {
+                open: true,
+                tokens: Vec::new(),
+            },
+            // A drain that waited for a handler nothing holds would outlast
+            // the deadline below.
+            drain_timeout: Duration::from_secs(3600),
+            ..HttpOptions::default()
+        };
+        let mut running = Backend::new()
+            .plugins_dir(&dir)
+            .private_dir(scratch("reload-repeated-private"))
+            .http_options(options)
+            .watch_plugins(true)
+            .load()
+            .expect("the plugins load")
+            .start()
+            .await
+            .expect("the plugins start");
+        let web = dir.join("web.so");
+        for round in 2..=4_u64 {
+            // A trailer makes each copy's content, and so its digest, new.
+            let mut copy = bytes.clone();
+            copy.extend_from_slice(format!("round {round}").as_bytes());
+            std::fs::write(&web, &copy).expect("the file is overwritten");
+            let outcome = tokio::time::timeout(DEADLINE, running.apply_file_change(&web))
+                .await
+                .unwrap_or_else(|_| panic!("reload {round} still drained after {DEADLINE:?}"));
+            assert_eq!(outcome, Ok(FileChange::Reloaded(vec!["web".to_string()])));
+            assert_eq!(
+                get(&running.router(), "/api/web/open/ping").await,
+                (200, Some(round), "pong".into())
+            );
+        }
+        assert_eq!(running.stop().await, Vec::<String>::new());
+    });
+}
