@@ -181,6 +181,22 @@ pub fn thread_count() -> Option<usize> {
     }
 }
 
+/// How many bytes of this process are resident in memory, where the
+/// platform tells.
+pub fn resident_bytes() -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
 /// Whether the process `pid` has certainly ended (false where the platform
 /// cannot tell).
 pub fn process_is_gone(pid: u32) -> bool {

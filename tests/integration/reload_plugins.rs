@@ -333,6 +333,13 @@ fn a_replaced_handler_no_request_holds_is_not_waited_for() {
                 (200, Some(round), "pong".into())
             );
         }
+        let memory = &instance(&running.router()).await["memory"];
+        assert_eq!(memory["libraries_retired"], 3);
+        assert!(memory["resident_bytes"].as_u64() > Some(0), "{memory}");
+        assert!(
+            memory["growth_per_retired_library_bytes"].is_u64(),
+            "{memory}"
+        );
         assert_eq!(running.stop().await, Vec::<String>::new());
     });
 }

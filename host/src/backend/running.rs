@@ -191,6 +191,8 @@ impl LoadedBackend {
                 probe: backend.probe_options(),
                 resolve: backend.resolve,
                 libraries_loaded,
+                libraries_retired: 0,
+                resident_at_start: None,
                 refused: BTreeMap::new(),
             },
             selection: backend.selection.clone(),
@@ -320,6 +322,7 @@ impl LoadedBackend {
             reloading: None,
             plugin_changes: None,
         };
+        running.loaded.drop_in.resident_at_start = crate::platform::resident_bytes();
         running.publish_generations();
         if running.initialized.report.ok {
             running.http.routes.set_phase(Phase::Ready);

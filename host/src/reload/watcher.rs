@@ -20,8 +20,9 @@ use notify_debouncer_mini::{
 use tokio::sync::mpsc;
 
 /// How long a file must stay quiet before its change is reported, so that
-/// an editor's several writes count as one change.
-pub const DEBOUNCE: Duration = Duration::from_millis(200);
+/// an editor's several writes count as one change. A plugin file caught
+/// half-written fails the check stage and is taken when complete.
+pub const DEBOUNCE: Duration = Duration::from_millis(100);
 
 /// What a watched file is to the host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -33,6 +33,10 @@ pub(super) struct DropIn {
     pub(super) resolve: ResolveOptions,
     /// Every library loaded since the start, replaced ones included.
     pub(super) libraries_loaded: u64,
+    /// Libraries stopped since the start, whose code stays mapped.
+    pub(super) libraries_retired: u64,
+    /// The process's resident memory once the first generation served.
+    pub(super) resident_at_start: Option<u64>,
     /// Why the latest change of each file was refused, until one passes.
     pub(super) refused: BTreeMap<Utf8PathBuf, String>,
 }
@@ -212,6 +216,7 @@ impl RunningBackend {
             Some(index) => {
                 let old = std::mem::replace(&mut self.loaded.libraries[index], library);
                 stop_library(old).await;
+                self.loaded.drop_in.libraries_retired += 1;
                 FileChange::Reloaded(started)
             }
             None => {
@@ -259,6 +264,7 @@ impl RunningBackend {
         let old = self.loaded.libraries.remove(index);
         self.loaded.reports.retain(|report| report.file != old.path);
         stop_library(old).await;
+        self.loaded.drop_in.libraries_retired += 1;
         Ok(FileChange::Stopped(plugins))
     }
 
@@ -273,6 +279,27 @@ impl RunningBackend {
                 )
             },
         )
+    }
+
+    /// What old generations cost: libraries are never unloaded, so each
+    /// retired one keeps its code, and whatever its plugins leaked, mapped.
+    /// The growth of resident memory since the first generation served,
+    /// shared out over the retired libraries, estimates that cost.
+    fn memory(&self) -> serde_json::Value {
+        let drop_in = &self.loaded.drop_in;
+        let resident = crate::platform::resident_bytes();
+        let per_retired = match (resident, drop_in.resident_at_start) {
+            (Some(now), Some(start)) if drop_in.libraries_retired > 0 => {
+                Some(now.saturating_sub(start) / drop_in.libraries_retired)
+            }
+            _ => None,
+        };
+        serde_json::json!({
+            "resident_bytes": resident,
+            "resident_bytes_at_start": drop_in.resident_at_start,
+            "libraries_retired": drop_in.libraries_retired,
+            "growth_per_retired_library_bytes": per_retired,
+        })
     }
 
     /// Shows every plugin's generation, the loaded libraries and refused
@@ -308,6 +335,7 @@ impl RunningBackend {
                 serde_json::json!(self.loaded.drop_in.libraries_loaded),
             );
             fields.insert("refused_changes".into(), serde_json::json!(refused));
+            fields.insert("memory".into(), self.memory());
         }
     }
 }
