@@ -8,9 +8,15 @@
 //! already answered by the old generation keep its handler until they end;
 //! then the old generation's shutdown hooks run, dependents first.
 //!
-//! The new generation's scheduled tasks wait while the old ones run, and
-//! replace all of them at the swap; a generation that fails to start leaves
-//! the old tasks running. The cache belongs to the plugin and carries over.
+//! What two live generations of a plugin share:
+//! - scheduled tasks: the new generation's wait while the old ones run,
+//!   and replace all of them at the swap; a generation that fails to start
+//!   leaves the old tasks running;
+//! - the cache belongs to the plugin and carries over;
+//! - the database is the plugin's, so both generations use the same one:
+//!   the new one initializes (and migrates) while the old one still
+//!   answers, so a migration must keep working for the old code until the
+//!   swap and the drain are over.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
