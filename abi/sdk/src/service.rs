@@ -4,7 +4,7 @@
 //! The type of a service is defined in a small interface crate both sides
 //! depend on, usually an abi_stable `#[sabi_trait]` object, so calls go
 //! straight into the provider's code. A provider whose methods need its
-//! runtime runs them through [`spawn`](crate::spawn).
+//! runtime, or may panic, runs them through [`Context::spawn`].
 
 #![allow(
     unsafe_code,
