@@ -44,10 +44,28 @@ pub struct ConfigState {
     pub refused: Option<String>,
 }
 
+/// The configuration running now and the plugin schemas it was checked
+/// against, shared by configuration reloads and plugin file changes.
+#[derive(Default)]
+pub(crate) struct LiveConfig {
+    /// `None` when the host runs without configuration files.
+    pub(crate) config: Option<Config>,
+    pub(crate) schemas: Vec<(String, Option<serde_json::Value>)>,
+}
+
+/// The [`LiveConfig`] every part of the running host sees.
+pub(crate) type SharedConfig = Arc<std::sync::Mutex<LiveConfig>>;
+
+/// Locks the live configuration, whatever a panicking holder left.
+pub(crate) fn live(shared: &SharedConfig) -> std::sync::MutexGuard<'_, LiveConfig> {
+    shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// What reloading needs to know of the running backend.
 pub(crate) struct Reloader {
     pub(crate) loader: ConfigLoader,
-    pub(crate) schemas: Vec<(String, Option<serde_json::Value>)>,
     pub(crate) selection: PluginSelection,
     pub(crate) strict: bool,
     pub(crate) overrides: BTreeMap<String, serde_json::Value>,
@@ -55,9 +73,9 @@ pub(crate) struct Reloader {
     pub(crate) hook_timeout: Duration,
     pub(crate) state: watch::Sender<ConfigState>,
     pub(crate) http: Arc<HttpState>,
-    /// The configuration running now, to tell a change from a rewrite of
-    /// the same content.
-    pub(crate) running: std::sync::Mutex<Option<Config>>,
+    /// The configuration running now (to tell a change from a rewrite of
+    /// the same content) and the schemas to check a change against.
+    pub(crate) live: SharedConfig,
 }
 
 /// The task that reloads on the watcher's changes, owning the watcher;
@@ -197,7 +215,8 @@ impl Reloader {
         let config =
             loaded.map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>())?;
         configure::settings_problems(&config)?;
-        let checked = configure::check(&config, &self.schemas, &self.selection);
+        let schemas = live(&self.live).schemas.clone();
+        let checked = configure::check(&config, &schemas, &self.selection);
         let mut errors = Vec::new();
         for problem in &checked.problems {
             if problem.is_error(self.strict) {
@@ -209,21 +228,18 @@ impl Reloader {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let slices = configure::slices(Some(&checked.config), &self.schemas, &self.overrides);
+        let slices = configure::slices(Some(&checked.config), &schemas, &self.overrides);
         Ok((checked.config, slices))
     }
 
     /// Makes `config` the running configuration; `false` when it already
     /// was.
     fn swap_running(&self, config: Config) -> bool {
-        let mut running = self
-            .running
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if running.as_ref() == Some(&config) {
+        let mut live = live(&self.live);
+        if live.config.as_ref() == Some(&config) {
             return false;
         }
-        *running = Some(config);
+        live.config = Some(config);
         true
     }
 

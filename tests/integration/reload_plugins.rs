@@ -343,3 +343,58 @@ fn a_replaced_handler_no_request_holds_is_not_waited_for() {
         assert_eq!(running.stop().await, Vec::<String>::new());
     });
 }
+
+#[test]
+fn a_new_file_whose_schema_the_running_configuration_breaks_is_refused() {
+    let dir = plugins_dir("reload-schema", &["configured"]);
+    // The new build requires `mode`, which the configuration does not set.
+    let next = renumbered(
+        &fixture("configured"),
+        &[(r#"["token"]"#, r#"["mode" ]"#)],
+        &scratch("reload-schema-next").join("configured.so"),
+    );
+    let config_file = scratch("reload-schema").join("app-config.yaml");
+    std::fs::write(&config_file, "configured:\n  token: t\n").expect("the config is written");
+    let config = greenroom_host::config::ConfigLoader::new()
+        .file(&config_file)
+        .load()
+        .expect("the configuration loads");
+    runtime().block_on(async {
+        let options = HttpOptions {
+            auth: AuthPolicy {
+                open: true,
+                tokens: Vec::new(),
+            },
+            ..HttpOptions::default()
+        };
+        let mut running = Backend::from_config(config)
+            .expect("the host settings are valid")
+            .plugins_dir(&dir)
+            .private_dir(scratch("reload-schema-private"))
+            .http_options(options)
+            .watch_plugins(true)
+            .load()
+            .expect("the plugins load")
+            .start()
+            .await
+            .expect("the plugins start");
+        let file = dir.join("configured.so");
+        replace(&file, &next);
+
+        let refused = running
+            .apply_file_change(&file)
+            .await
+            .expect_err("the new schema does not fit");
+
+        assert!(
+            refused
+                .reason
+                .starts_with("the running configuration does not fit the new file's schema: ")
+                && refused.reason.contains("mode"),
+            "{refused}"
+        );
+        let (status, generation, _) = get(&running.router(), "/api/configured/config").await;
+        assert_eq!((status, generation), (200, Some(1)));
+        assert_eq!(running.stop().await, Vec::<String>::new());
+    });
+}

@@ -124,8 +124,9 @@ pub struct LoadedBackend {
     private: PrivateDir,
     resolution: Result<Plan, Vec<Problem>>,
     init: InitOptions,
-    schemas: Vec<(String, Option<serde_json::Value>)>,
     checked: Option<CheckedConfig>,
+    /// The configuration and schemas as they stand while running.
+    live_config: reload::SharedConfig,
     strict_config: bool,
     watch: Option<ConfigLoader>,
     drop_in: DropIn,
@@ -178,7 +179,10 @@ impl LoadedBackend {
             private,
             resolution,
             init: backend.init.clone(),
-            schemas,
+            live_config: Arc::new(std::sync::Mutex::new(reload::LiveConfig {
+                config: checked.as_ref().map(|checked| checked.config.clone()),
+                schemas,
+            })),
             checked,
             strict_config: backend.strict_config,
             watch: backend.watch.clone(),
@@ -419,7 +423,6 @@ impl RunningBackend {
         let loaded = &self.loaded;
         Reloader {
             loader,
-            schemas: loaded.schemas.clone(),
             selection: loaded.selection.clone(),
             strict: loaded.strict_config,
             overrides: loaded.overrides.clone(),
@@ -427,12 +430,7 @@ impl RunningBackend {
             hook_timeout: loaded.init.hook_timeout,
             state: self.config_state.clone(),
             http: self.http.clone(),
-            running: std::sync::Mutex::new(
-                loaded
-                    .checked
-                    .as_ref()
-                    .map(|checked| checked.config.clone()),
-            ),
+            live: loaded.live_config.clone(),
         }
     }
 

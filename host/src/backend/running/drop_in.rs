@@ -15,7 +15,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use super::{RunningBackend, entry_points};
 use crate::{
-    backend::{Library, pipeline},
+    backend::{Library, configure, pipeline},
     check::{self, CheckOptions},
     discover,
     initialize::NextGeneration,
@@ -185,6 +185,8 @@ impl RunningBackend {
             }
         }
 
+        self.fit_config(&library)?;
+
         let mut libraries: Vec<&Library> = self.loaded.libraries.iter().collect();
         match index {
             Some(index) => libraries[index] = &library,
@@ -266,6 +268,46 @@ impl RunningBackend {
         stop_library(old).await;
         self.loaded.drop_in.libraries_retired += 1;
         Ok(FileChange::Stopped(plugins))
+    }
+
+    /// Checks the running configuration against the schemas of `library`'s
+    /// plugins, which may differ from the running ones; when it fits, they
+    /// replace them and the plugins' slices are made anew.
+    fn fit_config(&self, library: &Library) -> Result<(), String> {
+        let mut live = crate::reload::live(&self.loaded.live_config);
+        let Some(config) = live.config.clone() else {
+            return Ok(());
+        };
+        let mut schemas = live.schemas.clone();
+        for plugin in &library.features.plugins {
+            let schema = plugin.config_schema.clone();
+            match schemas
+                .iter_mut()
+                .find(|(id, _)| id.as_str() == plugin.id.as_str())
+            {
+                Some(slot) => slot.1 = schema,
+                None => schemas.push((plugin.id.to_string(), schema)),
+            }
+        }
+        let checked = configure::check(&config, &schemas, &self.loaded.selection);
+        let mut errors = Vec::new();
+        for problem in &checked.problems {
+            if problem.is_error(self.loaded.strict_config) {
+                errors.push(problem.to_string());
+            } else {
+                tracing::warn!("{problem}");
+            }
+        }
+        if !errors.is_empty() {
+            return Err(format!(
+                "the running configuration does not fit the new file's schema: {}",
+                errors.join("; ")
+            ));
+        }
+        let slices = configure::slices(Some(&checked.config), &schemas, &self.loaded.overrides);
+        self.loaded.configs.replace(slices);
+        live.schemas = schemas;
+        Ok(())
     }
 
     /// The plan of `libraries`, or every problem in one line each.
