@@ -398,3 +398,88 @@ fn a_new_file_whose_schema_the_running_configuration_breaks_is_refused() {
         assert_eq!(running.stop().await, Vec::<String>::new());
     });
 }
+
+/// A `greenroom` child process, killed when the test ends however it ends.
+struct Host(std::process::Child);
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn reloading_a_plugin_starts_its_module_and_its_dependent_again() {
+    use crate::artifacts::{Specimen, greenroom, write_specimens};
+
+    let dir = scratch("reload-module-dependent");
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).expect("scratch directories can be created");
+    let files = write_specimens(
+        &plugins,
+        &[
+            Specimen::Plugin("specimen-0001"),
+            Specimen::Module("specimen-0001", "addition-0001"),
+            Specimen::Plugin("specimen-0002"),
+        ],
+    );
+    let log = dir.join("stderr.log");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let _host = Host(
+        std::process::Command::new(greenroom())
+            .args(["start", "--dev", "--plugins", plugins.as_str()])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .current_dir(&dir)
+            .env(
+                "GREENROOM_SPECIMEN",
+                "specimen-0002 needs plugin specimen-0001 ^1",
+            )
+            .env("RUST_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("the log file is created"))
+            .spawn()
+            .expect("greenroom starts"),
+    );
+    let stderr = || std::fs::read_to_string(&log).unwrap_or_default();
+    let wait_for = |what: &str, found: &dyn Fn(&str) -> bool| {
+        let started = Instant::now();
+        while !found(&stderr()) {
+            assert!(started.elapsed() < DEADLINE, "{what}:\n{}", stderr());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for("the host watching its plugins", &|log| {
+        log.contains("watching the plugins directory")
+    });
+
+    let mut next = std::fs::read(&files[0]).expect("the plugin's file is readable");
+    next.extend_from_slice(b"a new build");
+    let temporary = plugins.join(".next.tmp");
+    std::fs::write(&temporary, next).expect("the new build is written");
+    std::fs::rename(&temporary, &files[0]).expect("the new build is renamed over the old");
+
+    wait_for("the new generation serving", &|log| {
+        log.contains("new generation serving")
+    });
+    let log = stderr();
+    let initialized = |feature: &str| {
+        log.lines()
+            .filter(|line| line.contains("specimen initializing") && line.contains(feature))
+            .count()
+    };
+    assert_eq!(initialized("specimen-0001/addition-0001"), 2, "{log}");
+    assert_eq!(initialized("feature=specimen-0002"), 2, "{log}");
+    let serving = log
+        .lines()
+        .find(|line| line.contains("new generation serving"))
+        .expect("the line was waited for");
+    assert!(
+        serving.contains("specimen-0001, specimen-0002"),
+        "{serving}"
+    );
+}
