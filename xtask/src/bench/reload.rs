@@ -3,9 +3,10 @@
 //! generation (its `x-greenroom-generation` header), under a bounded
 //! loopback load that counts failed requests during the reload.
 //!
-//! Two cases: a leaf plugin (`web`), and a provider whose dependent serves
-//! the route (`counter` reloaded, `counter-web` answering), where the
-//! dependent restarts inside its loaded library. Each round writes a fresh
+//! Two cases: a leaf plugin (`web`), and a provider with two dependents, one
+//! of which serves the route (`counter` reloaded, `counter-web` answering,
+//! `counter-user` also restarting), where the dependents restart inside
+//! their loaded libraries. Each round writes a fresh
 //! copy of the file (with a trailer naming the round, as the host skips a
 //! file whose bytes did not change) as a hidden temporary file, then renames
 //! it over.
@@ -56,10 +57,11 @@ const CASES: [Case; 2] = [
         path: "/api/web/open/ping",
     },
     Case {
-        name: "provider with a dependent (counter, counter-web)",
+        name: "provider with two dependents (counter; counter-web, counter-user)",
         files: &[
             ("libgreenroom_fixture_counter_provider.so", "counter.so"),
             ("libgreenroom_fixture_counter_web.so", "counter-web.so"),
+            ("libgreenroom_fixture_counter_consumer.so", "counter-user.so"),
         ],
         reloaded: "counter.so",
         path: "/api/counter-web/next",
@@ -81,6 +83,7 @@ pub(crate) fn reload(args: &[&str]) -> anyhow::Result<()> {
         "greenroom-fixture-web",
         "greenroom-fixture-counter-provider",
         "greenroom-fixture-counter-web",
+        "greenroom-fixture-counter-consumer",
     ])?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
