@@ -74,7 +74,8 @@ fn run(args: &[String]) -> anyhow::Result<()> {
 }
 
 /// Builds `tests/out-of-tree`, a plugin crate with its own workspace and
-/// Cargo.lock, into `target/out-of-tree`: tests cannot run cargo themselves.
+/// Cargo.lock, into `target/out-of-tree` (tests cannot run cargo
+/// themselves), and holds it to the workspace's formatting and lints.
 fn build_out_of_tree_fixture() -> anyhow::Result<()> {
     let workspace = build::workspace()?;
     let manifest = workspace.root.join("tests/out-of-tree/Cargo.toml");
@@ -93,6 +94,25 @@ fn build_out_of_tree_fixture() -> anyhow::Result<()> {
             target.as_str(),
         ],
         "building a plugin outside the workspace",
+    )?;
+    build::cargo(
+        &["fmt", "--check", "--manifest-path", manifest.as_str()],
+        "checking the outside plugin's formatting",
+    )
+    .with_context(|| format!("run `cargo fmt --manifest-path {manifest}`"))?;
+    build::cargo(
+        &[
+            "clippy",
+            "--locked",
+            "--manifest-path",
+            manifest.as_str(),
+            "--target-dir",
+            target.as_str(),
+            "--",
+            "-D",
+            "warnings",
+        ],
+        "running clippy on the outside plugin",
     )
 }
 

@@ -61,7 +61,10 @@ const CASES: [Case; 2] = [
         files: &[
             ("libgreenroom_fixture_counter_provider.so", "counter.so"),
             ("libgreenroom_fixture_counter_web.so", "counter-web.so"),
-            ("libgreenroom_fixture_counter_consumer.so", "counter-user.so"),
+            (
+                "libgreenroom_fixture_counter_consumer.so",
+                "counter-user.so",
+            ),
         ],
         reloaded: "counter.so",
         path: "/api/counter-web/next",
