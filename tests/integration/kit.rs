@@ -403,3 +403,94 @@ fn a_plugin_scoped_service_makes_one_instance_per_consumer_when_asked() {
         assert_eq!(backend.stop().await, Vec::<String>::new());
     });
 }
+
+/// The interface of a service whose method may panic, so it answers with an
+/// `RResult`.
+#[allow(
+    non_local_definitions,
+    unsafe_code,
+    reason = "abi_stable's sabi_trait expands to unsafe impl blocks inside constants"
+)]
+mod parser {
+    use abi_stable::std_types::{RBox, RResult, RString};
+    use greenroom_sdk::PluginError;
+
+    #[abi_stable::sabi_trait]
+    pub(super) trait Parser: Send + Sync {
+        #[sabi(last_prefix_field)]
+        fn parse(&self, text: RString) -> RResult<u32, PluginError>;
+    }
+
+    pub(super) type ParserBox = Parser_TO<'static, RBox<()>>;
+}
+
+use parser::{Parser, Parser_TO, ParserBox};
+
+struct Strict;
+
+impl Parser for Strict {
+    fn parse(
+        &self,
+        text: RString,
+    ) -> abi_stable::std_types::RResult<u32, greenroom_sdk::PluginError> {
+        greenroom_sdk::contain(|| text.parse::<u32>().expect("the text is a number"))
+    }
+}
+
+fn register_parser(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin
+        .provides_service("text.parser", "1.0.0", ServiceScope::Root)
+        .init(|context| async move {
+            let parser: ParserBox = Parser_TO::from_value(Strict, TD_Opaque);
+            context.provide("text.parser", "1.0.0", parser)
+        });
+    Ok(())
+}
+
+fn register_parsing(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin
+        .depends_on_service("text.parser", "^1")
+        .init(|context| async move {
+            let parser = context.service::<ParserBox>("text.parser", "^1")?;
+            for text in ["42", "forty-two"] {
+                match parser.parse(text.into()).into_result() {
+                    Ok(number) => tracing::info!("parsed: {number}"),
+                    Err(error) => tracing::info!("refused: {}", error.message),
+                }
+            }
+            Ok(())
+        });
+    Ok(())
+}
+
+#[test]
+fn a_service_method_that_panics_inside_contain_answers_an_error() {
+    runtime().block_on(async {
+        let backend = TestBackend::builder()
+            .add_static(
+                "parser",
+                greenroom_sdk::root_module! { plugins: { "parser" => register_parser } },
+            )
+            .add_static(
+                "parsing",
+                greenroom_sdk::root_module! { plugins: { "parsing" => register_parsing } },
+            )
+            .start()
+            .await
+            .expect("the backend starts");
+
+        let outcomes: Vec<String> = backend
+            .logs()
+            .into_iter()
+            .map(|event| event.message)
+            .filter(|message| message.starts_with("parsed:") || message.starts_with("refused:"))
+            .collect();
+        assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+        assert_eq!(outcomes[0], "parsed: 42");
+        assert!(
+            outcomes[1].starts_with("refused: ") && outcomes[1].contains("the text is a number"),
+            "{outcomes:?}"
+        );
+        assert_eq!(backend.stop().await, Vec::<String>::new());
+    });
+}

@@ -47,7 +47,7 @@ pub use export::{ModuleEntry, PluginEntry, register};
 pub use greenroom_contract::{ErrorCode, INTERFACE_VERSION, PluginError, ServiceScope, http};
 pub use init::{BoxFuture, Executor, Inline, set_executor};
 pub use registrar::{ModuleRegistrar, PluginRegistrar};
-pub use service::Service;
+pub use service::{Service, contain};
 
 /// The version of this SDK, recorded in every library built with it.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -27,6 +27,17 @@ use greenroom_contract::{
 
 use crate::{Context, Error, export::catch};
 
+/// Runs `body`, turning a panic into a [`PluginError`] that carries its
+/// message.
+///
+/// A consumer calls a service's methods straight through abi_stable's
+/// `extern "C"` shims, where a panic would abort the whole host. A method
+/// that may panic returns an `RResult` and wraps its body in this, so the
+/// consumer gets an error instead.
+pub fn contain<T>(body: impl FnOnce() -> T) -> RResult<T, PluginError> {
+    catch(|| Ok(body()))
+}
+
 /// A handle to a service another plugin provides.
 pub struct Service<T> {
     value: RArc<T>,
