@@ -40,14 +40,27 @@ fn plugins_dir(test: &str, fixtures: &[&str]) -> Utf8PathBuf {
 }
 
 async fn start(test: &str, dir: &Utf8Path) -> RunningBackend {
+    let drain = HttpOptions::default().drain_timeout;
+    start_following(test, dir, Backend::new(), drain).await
+}
+
+/// Starts `backend` following the plugins in `dir`, its routes open to every
+/// caller, and an old generation drained for at most `drain`.
+async fn start_following(
+    test: &str,
+    dir: &Utf8Path,
+    backend: Backend,
+    drain: Duration,
+) -> RunningBackend {
     let options = HttpOptions {
         auth: AuthPolicy {
             open: true,
             tokens: Vec::new(),
         },
+        drain_timeout: drain,
         ..HttpOptions::default()
     };
-    Backend::new()
+    backend
         .plugins_dir(dir)
         .private_dir(scratch(&format!("{test}-private")))
         .http_options(options)
@@ -298,26 +311,10 @@ fn a_replaced_handler_no_request_holds_is_not_waited_for() {
     let dir = plugins_dir("reload-repeated", &["web"]);
     let bytes = std::fs::read(fixture("web")).expect("the fixture is readable");
     runtime().block_on(async {
-        let options = HttpOptions {
-            auth: AuthPolicy {
-                open: true,
-                tokens: Vec::new(),
-            },
-            // A drain that waited for a handler nothing holds would outlast
-            // the deadline below.
-            drain_timeout: Duration::from_secs(3600),
-            ..HttpOptions::default()
-        };
-        let mut running = Backend::new()
-            .plugins_dir(&dir)
-            .private_dir(scratch("reload-repeated-private"))
-            .http_options(options)
-            .watch_plugins(true)
-            .load()
-            .expect("the plugins load")
-            .start()
-            .await
-            .expect("the plugins start");
+        // A drain that waited for a handler nothing holds would outlast the
+        // deadline below.
+        let drain = Duration::from_secs(3600);
+        let mut running = start_following("reload-repeated", &dir, Backend::new(), drain).await;
         let web = dir.join("web.so");
         for round in 2..=4_u64 {
             // A trailer makes each copy's content, and so its digest, new.
@@ -360,24 +357,9 @@ fn a_new_file_whose_schema_the_running_configuration_breaks_is_refused() {
         .load()
         .expect("the configuration loads");
     runtime().block_on(async {
-        let options = HttpOptions {
-            auth: AuthPolicy {
-                open: true,
-                tokens: Vec::new(),
-            },
-            ..HttpOptions::default()
-        };
-        let mut running = Backend::from_config(config)
-            .expect("the host settings are valid")
-            .plugins_dir(&dir)
-            .private_dir(scratch("reload-schema-private"))
-            .http_options(options)
-            .watch_plugins(true)
-            .load()
-            .expect("the plugins load")
-            .start()
-            .await
-            .expect("the plugins start");
+        let backend = Backend::from_config(config).expect("the host settings are valid");
+        let drain = HttpOptions::default().drain_timeout;
+        let mut running = start_following("reload-schema", &dir, backend, drain).await;
         let file = dir.join("configured.so");
         replace(&file, &next);
 

@@ -44,22 +44,33 @@ fn config_text(interval: &str) -> String {
 const READER: &str = "backend:\n  auth:\n    externalAccess:\n      - type: static\n        \
                       options:\n          token: reader-token\n          subject: reader\n";
 
-#[test]
-fn a_change_reaches_the_subscriber_and_a_broken_one_is_refused_keeping_the_old() {
-    let dir = scratch("config-reload");
-    let plugins = plugins_dir_with(&dir, &["configured"]);
-    let file = write(&dir, "app-config.yaml", &config_text("5"));
-    let loader = ConfigLoader::new().file(&file);
+/// Starts a host on a loopback port serving `plugins`, configured by
+/// `file` and watching it.
+fn start_watching(
+    dir: &camino::Utf8Path,
+    plugins: &camino::Utf8Path,
+    file: &camino::Utf8Path,
+) -> (tokio::runtime::Runtime, greenroom_host::RunningBackend) {
+    let loader = ConfigLoader::new().file(file);
     let backend = Backend::from_config(loader.load().unwrap())
         .unwrap()
         .plugins_dir(plugins)
-        .private_dir(dir.clone())
+        .private_dir(dir)
         .listen(([127, 0, 0, 1], 0).into())
         .watch_config(loader);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let running = runtime
         .block_on(backend.load().unwrap().start())
         .unwrap_or_else(|error| panic!("{error}"));
+    (runtime, running)
+}
+
+#[test]
+fn a_change_reaches_the_subscriber_and_a_broken_one_is_refused_keeping_the_old() {
+    let dir = scratch("config-reload");
+    let plugins = plugins_dir_with(&dir, &["configured"]);
+    let file = write(&dir, "app-config.yaml", &config_text("5"));
+    let (runtime, running) = start_watching(&dir, &plugins, &file);
     let address = running.http_address().unwrap();
     let seen = || -> Value {
         let (status, body) = http_get(address, "/api/configured/config");
@@ -129,17 +140,7 @@ fn a_change_to_an_included_file_alone_is_reloaded() {
         "app-config.yaml",
         "configured:\n  $include: parts/configured.yaml\n",
     );
-    let loader = ConfigLoader::new().file(&file);
-    let backend = Backend::from_config(loader.load().unwrap())
-        .unwrap()
-        .plugins_dir(plugins)
-        .private_dir(dir.clone())
-        .listen(([127, 0, 0, 1], 0).into())
-        .watch_config(loader);
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let running = runtime
-        .block_on(backend.load().unwrap().start())
-        .unwrap_or_else(|error| panic!("{error}"));
+    let (runtime, running) = start_watching(&dir, &plugins, &file);
     let address = running.http_address().unwrap();
     let interval = || -> Value {
         let (status, body) = http_get(address, "/api/configured/config");
