@@ -48,13 +48,6 @@ enum Made {
     },
 }
 
-/// A provision as checked for a consumer.
-struct Checked {
-    version: Version,
-    layout: LayoutRef,
-    provider: Node,
-}
-
 /// The services provided so far, by id.
 #[derive(Clone, Default)]
 pub(crate) struct Services {
@@ -423,35 +416,20 @@ impl FeatureHost {
         }
         let requirement = VersionReq::parse(requirement)
             .map_err(|error| format!("`{requirement}` is not a version requirement: {error}"))?;
-        let provisions: Vec<(Version, LayoutRef, Made, Node)> = self
+        // Cloned out of the lock: making a plugin-scoped instance calls
+        // into the provider.
+        let provisions: Vec<Provided> = self
             .shared
             .services
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .provided
             .get(id)
-            .map(|provisions| {
-                provisions
-                    .iter()
-                    .map(|provided| {
-                        (
-                            provided.version.clone(),
-                            provided.layout,
-                            provided.made.clone(),
-                            provided.provider.clone(),
-                        )
-                    })
-                    .collect()
-            })
+            .cloned()
             .unwrap_or_default();
         provisions
             .into_iter()
-            .map(|(version, layout, made, provider)| {
-                let provided = Checked {
-                    version,
-                    layout,
-                    provider,
-                };
+            .map(|provided| {
                 if !requirement.matches(&provided.version) {
                     return Err(format!(
                         "{node} needs service `{id}` {requirement}, but {} provides version {}",
@@ -466,7 +444,7 @@ impl FeatureHost {
                         crate::load::summarize(&errors.to_string())
                     )
                 })?;
-                self.instance_of(id, made)
+                self.instance_of(id, provided.made)
             })
             .collect()
     }
