@@ -145,19 +145,8 @@ impl Watcher {
         for file in files {
             let file = absolute(file)?;
             let directory = file.parent().map_or_else(|| "/".into(), Utf8Path::to_owned);
-            if self.directories.insert(directory.clone()) {
-                self.debouncer
-                    .watcher()
-                    .watch(directory.as_std_path(), RecursiveMode::NonRecursive)
-                    .map_err(|source| WatchError::Watch {
-                        path: directory.clone(),
-                        source,
-                    })?;
-            }
-            self.files
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .insert(file.into_std_path_buf(), kind);
+            self.watch_once(directory)?;
+            self.know(file, kind);
         }
         Ok(())
     }
@@ -176,20 +165,32 @@ impl Watcher {
         directory: &Utf8Path,
     ) -> Result<(), WatchError> {
         let directory = absolute(directory)?;
-        if self.directories.insert(directory.clone()) {
-            self.debouncer
-                .watcher()
-                .watch(directory.as_std_path(), RecursiveMode::NonRecursive)
-                .map_err(|source| WatchError::Watch {
-                    path: directory.clone(),
-                    source,
-                })?;
+        self.watch_once(directory.clone())?;
+        self.know(directory, kind);
+        Ok(())
+    }
+
+    /// Asks the operating system to watch `directory`, unless it already
+    /// does.
+    fn watch_once(&mut self, directory: Utf8PathBuf) -> Result<(), WatchError> {
+        if !self.directories.insert(directory.clone()) {
+            return Ok(());
         }
+        self.debouncer
+            .watcher()
+            .watch(directory.as_std_path(), RecursiveMode::NonRecursive)
+            .map_err(|source| WatchError::Watch {
+                path: directory,
+                source,
+            })
+    }
+
+    /// Reports changes to `path` as `kind`.
+    fn know(&self, path: Utf8PathBuf, kind: WatchKind) {
         self.files
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(directory.into_std_path_buf(), kind);
-        Ok(())
+            .insert(path.into_std_path_buf(), kind);
     }
 }
 
