@@ -217,14 +217,7 @@ impl Reloader {
         configure::settings_problems(&config)?;
         let schemas = live(&self.live).schemas.clone();
         let checked = configure::check(&config, &schemas, &self.selection);
-        let mut errors = Vec::new();
-        for problem in &checked.problems {
-            if problem.is_error(self.strict) {
-                errors.push(problem.to_string());
-            } else {
-                tracing::warn!("{problem}");
-            }
-        }
+        let errors = checked.errors(self.strict);
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -246,13 +239,7 @@ impl Reloader {
     /// Shows the state on the instance endpoint.
     fn publish_state(&self) {
         let state = self.state.borrow().clone();
-        let mut instance = self
-            .http
-            .instance
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(fields) = instance.as_object_mut() {
-            fields.insert("config".to_string(), serde_json::json!(state));
-        }
+        self.http
+            .update_instance([("config", serde_json::json!(state))]);
     }
 }

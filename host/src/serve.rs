@@ -159,6 +159,23 @@ impl HttpState {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = instance;
     }
+
+    /// Sets `fields` of what the instance endpoint reports, leaving the
+    /// others.
+    pub fn update_instance(
+        &self,
+        fields: impl IntoIterator<Item = (&'static str, serde_json::Value)>,
+    ) {
+        let mut instance = self
+            .instance
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(object) = instance.as_object_mut() {
+            for (key, value) in fields {
+                object.insert(key.to_string(), value);
+            }
+        }
+    }
 }
 
 /// The host's HTTP routes, for serving or for calling in process.

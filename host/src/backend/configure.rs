@@ -34,6 +34,22 @@ pub(crate) struct CheckedConfig {
     pub(crate) problems: Vec<ConfigProblem>,
 }
 
+impl CheckedConfig {
+    /// The problems that refuse the configuration (unknown keys too when
+    /// `strict`), one line each; the others are logged as warnings.
+    pub(crate) fn errors(&self, strict: bool) -> Vec<String> {
+        let mut errors = Vec::new();
+        for problem in &self.problems {
+            if problem.is_error(strict) {
+                errors.push(problem.to_string());
+            } else {
+                tracing::warn!("{problem}");
+            }
+        }
+        errors
+    }
+}
+
 /// Checks `config`: the host's keys and settings, each plugin's slice
 /// against its schema, and top-level keys that belong to no plugin. Keys of
 /// plugins the selection leaves out are not unknown, just unchecked.

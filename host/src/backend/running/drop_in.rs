@@ -290,14 +290,7 @@ impl RunningBackend {
             }
         }
         let checked = configure::check(&config, &schemas, &self.loaded.selection);
-        let mut errors = Vec::new();
-        for problem in &checked.problems {
-            if problem.is_error(self.loaded.strict_config) {
-                errors.push(problem.to_string());
-            } else {
-                tracing::warn!("{problem}");
-            }
-        }
+        let errors = checked.errors(self.loaded.strict_config);
         if !errors.is_empty() {
             return Err(format!(
                 "the running configuration does not fit the new file's schema: {}",
@@ -360,25 +353,20 @@ impl RunningBackend {
             .iter()
             .map(|(file, reason)| (file.to_string(), reason))
             .collect();
-        let mut instance = self
-            .http
-            .instance
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(fields) = instance.as_object_mut() {
-            fields.insert("libraries".into(), serde_json::json!(libraries));
-            fields.insert("startup".into(), serde_json::json!(self.initialized.report));
-            fields.insert(
-                "generations".into(),
+        self.http.update_instance([
+            ("libraries", serde_json::json!(libraries)),
+            ("startup", serde_json::json!(self.initialized.report)),
+            (
+                "generations",
                 serde_json::json!(self.http.routes.generations()),
-            );
-            fields.insert(
-                "libraries_loaded".into(),
+            ),
+            (
+                "libraries_loaded",
                 serde_json::json!(self.loaded.drop_in.libraries_loaded),
-            );
-            fields.insert("refused_changes".into(), serde_json::json!(refused));
-            fields.insert("memory".into(), self.memory());
-        }
+            ),
+            ("refused_changes", serde_json::json!(refused)),
+            ("memory", self.memory()),
+        ]);
     }
 }
 
