@@ -16,7 +16,10 @@ mod report;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -318,16 +321,19 @@ impl PluginJob {
                 .unwrap_or_default(),
             config: self.features.config.clone(),
             span: tracing::Span::current(),
+            initializing: Arc::new(AtomicBool::new(true)),
         };
+        let initializing = feature.initializing.clone();
         let host = host_for(feature, self.hooks.clone(), self.shared.clone());
         let timeout = self.options.init_timeout;
-        match tokio::time::timeout(timeout, PluginFuture(init(host))).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(format!(
+        let outcome = tokio::time::timeout(timeout, PluginFuture(init(host))).await;
+        initializing.store(false, Ordering::SeqCst);
+        outcome.unwrap_or_else(|_| {
+            Err(format!(
                 "initialization did not finish within {} s and was cut off",
                 timeout.as_secs_f32()
-            )),
-        }
+            ))
+        })
     }
 
     async fn run_startup_hooks(&self) {

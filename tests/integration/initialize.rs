@@ -362,6 +362,113 @@ fn a_shutdown_hook_failing_while_an_aborted_start_is_undone_is_a_stop_failure() 
     );
 }
 
+/// The log lines a specimen wrote when it read an extension point.
+fn specimen_reads(output: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter_map(|line| {
+            let (_, read) = line.split_once("specimen read [")?;
+            Some(read.split_once(']')?.0.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn modules_register_into_their_plugins_extension_point_which_freezes_after_init() {
+    let specimens = [
+        Plugin("specimen-0001"),
+        Module("specimen-0001", "addition-0001"),
+        Module("specimen-0001", "addition-0002"),
+    ];
+    let spec = "\
+        specimen-0001 provides extension-point specimen.points 1.0.0\n\
+        specimen-0001 reads specimen.points\n\
+        specimen-0001/addition-0001 needs extension-point specimen.points ^1\n\
+        specimen-0001/addition-0001 registers specimen.points first\n\
+        specimen-0001/addition-0001 registers specimen.points second\n\
+        specimen-0001/addition-0002 needs extension-point specimen.points ^1\n\
+        specimen-0001/addition-0002 registers specimen.points third\n\
+        specimen-0001/addition-0002 registers-late specimen.points too-late\n";
+
+    let output = start_once("extension-registrations", &specimens, spec, "info", &[]);
+
+    assert_exit(&output, 0);
+    let reads = specimen_reads(&output);
+    let [read] = reads.as_slice() else {
+        panic!("one read, not {reads:?}");
+    };
+    // Modules run in parallel: the order between them is the order they
+    // finished, and each module's own registrations keep theirs.
+    let mut words: Vec<&str> = read.split(' ').collect();
+    assert!(
+        read.contains("addition-0001=first addition-0001=second"),
+        "{read}"
+    );
+    words.sort_unstable();
+    assert_eq!(
+        words,
+        [
+            "addition-0001=first",
+            "addition-0001=second",
+            "addition-0002=third"
+        ]
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "module `specimen-0001/addition-0002` registers into extension point \
+             `specimen.points` after its initialization; extension points are frozen once a \
+             plugin's modules have run, so register during init"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn extension_points_refuse_undeclared_use_and_another_layout() {
+    let specimens = [
+        Plugin("specimen-0001"),
+        Module("specimen-0001", "addition-0001"),
+        Plugin("specimen-0002"),
+        Module("specimen-0002", "addition-0002"),
+    ];
+    let spec = "\
+        specimen-0001 provides extension-point specimen.points 1.0.0\n\
+        specimen-0001 reads-numbers specimen.points\n\
+        specimen-0001/addition-0001 needs extension-point specimen.points ^1\n\
+        specimen-0001/addition-0001 registers specimen.points word\n\
+        specimen-0002 reads specimen.points\n\
+        specimen-0002/addition-0002 registers specimen.points word\n";
+
+    let output = start_once("extension-refusals", &specimens, spec, "info", &[]);
+
+    assert_exit(&output, 1);
+    let summary = summary(&output);
+    let layout_error = "plugin `specimen-0001` and module `specimen-0001/addition-0001` were \
+        built against different versions of extension point `specimen.points`'s interface; \
+        rebuild one of them\nlayout error: mismatched type: expected `u64`, found `RString`\n\
+        the full report (38 lines) is logged at debug level (RUST_LOG=greenroom_host=debug)";
+    let mut first = failed("specimen-0001", layout_error);
+    first["modules"] = json!([module("addition-0001", None)]);
+    let mut second = failed(
+        "specimen-0002",
+        "plugin `specimen-0002` reads extension point `specimen.points` without providing it; \
+         declare it at registration with provides_extension_point",
+    );
+    second["modules"] = json!([module(
+        "addition-0002",
+        Some(
+            "module `specimen-0002/addition-0002` registers into extension point \
+             `specimen.points` without declaring it; declare it at registration with \
+             depends_on_extension_point"
+        )
+    )]);
+    assert_eq!(
+        summary["startup"],
+        json!({"ok": false, "plugins": [first, second]})
+    );
+}
+
 #[test]
 fn a_chain_initializes_in_dependency_order_with_modules_before_their_plugin() {
     let specimens = [

@@ -156,7 +156,6 @@ pub trait HostApi: Send + Sync + Clone {
     /// Offers a plugin-scoped service this feature declared: `factory` makes
     /// one instance for each plugin that asks, when it first asks. `layout`
     /// is the layout of what the factory makes.
-    #[sabi(last_prefix_field)]
     fn provide_service_factory(
         &self,
         id: RString,
@@ -164,6 +163,35 @@ pub trait HostApi: Send + Sync + Clone {
         layout: LayoutRef,
         factory: ServiceFactoryBox,
     ) -> RResult<(), PluginError>;
+
+    /// Registers `object` into extension point `extension_point`, which this
+    /// module declared it uses. Accepted only while the module initializes:
+    /// the extension point is frozen once its plugin's modules have run.
+    fn register_extension(
+        &self,
+        extension_point: RString,
+        object: ServiceObject,
+    ) -> RResult<(), PluginError>;
+
+    /// Every registration modules made into extension point
+    /// `extension_point`, which this feature provides, in the order the
+    /// modules initialized; each checked against the layout `expected`.
+    #[sabi(last_prefix_field)]
+    fn extension_registrations(
+        &self,
+        extension_point: RString,
+        expected: LayoutRef,
+    ) -> RResult<RVec<Extension>, PluginError>;
+}
+
+/// One registration into an extension point, with the module that made it.
+#[repr(C)]
+#[derive(StableAbi, Clone)]
+pub struct Extension {
+    /// The id of the module that registered it.
+    pub module_id: RString,
+    /// What the module registered.
+    pub object: ServiceObject,
 }
 
 /// Makes one instance of a plugin-scoped service for each consumer.

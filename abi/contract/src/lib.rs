@@ -40,8 +40,8 @@ pub use descriptor::{
 };
 pub use error::{ErrorCode, PluginError};
 pub use host::{
-    ConfigOrigin, ConfigSubscriberBox, DatabaseSettings, HookBox, HostApi, HostApi_TO, HostBox,
-    LayoutRef, LogLevel, LogRecord, RootMoment, ServiceFactoryBox, ServiceObject, TaskBox,
+    ConfigOrigin, ConfigSubscriberBox, DatabaseSettings, Extension, HookBox, HostApi, HostApi_TO,
+    HostBox, LayoutRef, LogLevel, LogRecord, RootMoment, ServiceFactoryBox, ServiceObject, TaskBox,
     TaskSchedule,
 };
 pub use root::{PluginModule, PluginModuleRef};

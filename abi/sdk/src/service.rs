@@ -72,13 +72,7 @@ impl Context {
     where
         T: StableAbi + Send + Sync + 'static,
     {
-        // SAFETY: the value is erased together with its layout, and only
-        // `Context::service` turns it back, after checking that layout.
-        let value: RArc<()> = unsafe { RArc::new(value).transmute_element::<()>() };
-        let object = ServiceObject {
-            layout: LayoutRef(T::LAYOUT),
-            value,
-        };
+        let object = erase(value);
         match self
             .host()
             .provide_service(id.into(), version.into(), object)
@@ -127,14 +121,12 @@ impl Context {
         T: StableAbi + Send + Sync + 'static,
     {
         let expected = LayoutRef(T::LAYOUT);
-        let object = match self.host().service(id.into(), requirement.into(), expected) {
-            RResult::ROk(object) => object,
-            RResult::RErr(error) => return Err(Error::msg(error.message)),
-        };
-        // SAFETY: the host checked that the value's layout is compatible
-        // with `T`'s before handing it over.
-        let value = unsafe { object.value.transmute_element::<T>() };
-        Ok(Service { value })
+        match self.host().service(id.into(), requirement.into(), expected) {
+            // SAFETY: the host checked that the value's layout is compatible
+            // with `T`'s before handing it over.
+            RResult::ROk(object) => Ok(unsafe { restore(object) }),
+            RResult::RErr(error) => Err(Error::msg(error.message)),
+        }
     }
 
     /// Every contribution to the multiton service `id` at a version matching
@@ -163,11 +155,8 @@ impl Context {
             };
         Ok(objects
             .into_iter()
-            .map(|object| {
-                // SAFETY: the host checked each value's layout against `T`'s.
-                let value = unsafe { object.value.transmute_element::<T>() };
-                Service { value }
-            })
+            // SAFETY: the host checked each value's layout against `T`'s.
+            .map(|object| unsafe { restore(object) })
             .collect())
     }
 }
@@ -183,15 +172,33 @@ where
     F: Fn(&str) -> T + Send + Sync + 'static,
 {
     fn create(&self, consumer: RString) -> RResult<ServiceObject, PluginError> {
-        catch(|| {
-            let value = (self.make)(consumer.as_str());
-            // SAFETY: as in `Context::provide`, the layout travels with the
-            // erased value and is checked before it is turned back.
-            let value: RArc<()> = unsafe { RArc::new(value).transmute_element::<()>() };
-            Ok(ServiceObject {
-                layout: LayoutRef(T::LAYOUT),
-                value,
-            })
-        })
+        catch(|| Ok(erase((self.make)(consumer.as_str()))))
     }
+}
+
+/// Erases `value`'s type for the trip across the boundary; its layout goes
+/// with it, so the receiver can check it before [`restore`].
+pub(crate) fn erase<T>(value: T) -> ServiceObject
+where
+    T: StableAbi + Send + Sync + 'static,
+{
+    // SAFETY: the value is erased together with its layout, and only
+    // `restore` turns it back, after the host checked that layout.
+    let value: RArc<()> = unsafe { RArc::new(value).transmute_element::<()>() };
+    ServiceObject {
+        layout: LayoutRef(T::LAYOUT),
+        value,
+    }
+}
+
+/// Turns an object made by [`erase`] back into a handle to its value.
+///
+/// # Safety
+///
+/// The object's value must be a `T`: the host checked its layout against
+/// `T::LAYOUT`.
+pub(crate) unsafe fn restore<T>(object: ServiceObject) -> Service<T> {
+    // SAFETY: the caller guarantees the erased value is a `T`.
+    let value = unsafe { object.value.transmute_element::<T>() };
+    Service { value }
 }

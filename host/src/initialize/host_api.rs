@@ -3,7 +3,10 @@
 
 use std::{
     collections::BTreeMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use abi_stable::{
@@ -12,9 +15,9 @@ use abi_stable::{
     std_types::{RArc, ROption, RResult, RString, RVec},
 };
 use greenroom_contract::{
-    ConfigOrigin, ConfigSubscriberBox, DatabaseSettings, ErrorCode, HookBox, HostApi, HostApi_TO,
-    HostBox, LayoutRef, LogLevel, LogRecord, PluginError, RootMoment, ServiceFactoryBox,
-    ServiceObject, TaskBox, TaskSchedule, http::HttpHandlerBox,
+    ConfigOrigin, ConfigSubscriberBox, DatabaseSettings, ErrorCode, Extension, HookBox, HostApi,
+    HostApi_TO, HostBox, LayoutRef, LogLevel, LogRecord, PluginError, RootMoment,
+    ServiceFactoryBox, ServiceObject, TaskBox, TaskSchedule, http::HttpHandlerBox,
 };
 use semver::{Version, VersionReq};
 use tracing::level_filters::LevelFilter;
@@ -53,6 +56,15 @@ enum Made {
 pub(crate) struct Services {
     /// A singleton's one provision, or every contribution to a multiton.
     provided: BTreeMap<String, Vec<Provided>>,
+    /// What modules registered into each extension point, by its id.
+    extensions: BTreeMap<String, Vec<Registration>>,
+}
+
+/// A value a module registered into an extension point.
+#[derive(Clone)]
+struct Registration {
+    module: Node,
+    object: ServiceObject,
 }
 
 impl Services {
@@ -67,6 +79,15 @@ impl Services {
             });
         }
         self.provided.retain(|_, provisions| !provisions.is_empty());
+        for registrations in self.extensions.values_mut() {
+            registrations.retain(|registration| {
+                !plugin_ids
+                    .iter()
+                    .any(|id| registration.module.plugin_id().as_str() == id)
+            });
+        }
+        self.extensions
+            .retain(|_, registrations| !registrations.is_empty());
     }
 }
 
@@ -94,6 +115,9 @@ pub(crate) struct Feature {
     pub(crate) config: Arc<PluginConfigs>,
     /// The plugin's span, which its log records are emitted in.
     pub(crate) span: tracing::Span,
+    /// Whether its initialization is still running; a module registers
+    /// into extension points only then.
+    pub(crate) initializing: Arc<AtomicBool>,
 }
 
 /// What the host shares with every feature's handle.
@@ -306,6 +330,27 @@ impl HostApi for FeatureHost {
             .into()
     }
 
+    fn register_extension(
+        &self,
+        extension_point: RString,
+        object: ServiceObject,
+    ) -> RResult<(), PluginError> {
+        self.register(extension_point.as_str(), object)
+            .map_err(refusal)
+            .into()
+    }
+
+    fn extension_registrations(
+        &self,
+        extension_point: RString,
+        expected: LayoutRef,
+    ) -> RResult<RVec<Extension>, PluginError> {
+        self.registrations(extension_point.as_str(), expected)
+            .map(RVec::from)
+            .map_err(refusal)
+            .into()
+    }
+
     fn instance(&self) -> RString {
         self.shared.instance.as_str().into()
     }
@@ -495,11 +540,98 @@ impl FeatureHost {
         }
     }
 
+    fn register(&self, point: &str, object: ServiceObject) -> Result<(), String> {
+        let node = &self.feature.node;
+        let Node::Module(..) = node else {
+            return Err(format!(
+                "{node} registers into extension point `{point}`, but only modules can"
+            ));
+        };
+        let declared = self.feature.declared.dependencies.iter().any(|dependency| {
+            dependency.kind == DependencyKind::ExtensionPoint && dependency.id == point
+        });
+        if !declared {
+            return Err(format!(
+                "{node} registers into extension point `{point}` without declaring it; declare \
+                 it at registration with depends_on_extension_point"
+            ));
+        }
+        if !self.feature.initializing.load(Ordering::SeqCst) {
+            return Err(format!(
+                "{node} registers into extension point `{point}` after its initialization; \
+                 extension points are frozen once a plugin's modules have run, so register \
+                 during init"
+            ));
+        }
+        let registration = Registration {
+            module: node.clone(),
+            object,
+        };
+        lock(&self.shared.services)
+            .extensions
+            .entry(point.to_string())
+            .or_default()
+            .push(registration);
+        Ok(())
+    }
+
+    /// Every registration into extension point `point`, which this feature
+    /// must provide, checked against `expected`.
+    fn registrations(&self, point: &str, expected: LayoutRef) -> Result<Vec<Extension>, String> {
+        let node = &self.feature.node;
+        let provides = self
+            .feature
+            .declared
+            .extension_points
+            .iter()
+            .any(|provided| provided.id.as_str() == point);
+        if !provides {
+            return Err(format!(
+                "{node} reads extension point `{point}` without providing it; declare it at \
+                 registration with provides_extension_point"
+            ));
+        }
+        let registrations = lock(&self.shared.services)
+            .extensions
+            .get(point)
+            .cloned()
+            .unwrap_or_default();
+        registrations
+            .into_iter()
+            .map(|registration| {
+                check_layout_compatibility(expected.0, registration.object.layout.0).map_err(
+                    |errors| {
+                        format!(
+                            "{node} and {} were built against different versions of extension \
+                             point `{point}`'s interface; rebuild one of them\n{}",
+                            registration.module,
+                            crate::load::summarize(&errors.to_string())
+                        )
+                    },
+                )?;
+                let module_id = match &registration.module {
+                    Node::Module(_, module) => module.as_str().into(),
+                    Node::Plugin(plugin) => plugin.as_str().into(),
+                };
+                Ok(Extension {
+                    module_id,
+                    object: registration.object,
+                })
+            })
+            .collect()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Hooks> {
         self.hooks
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Re-emits a plugin's log record as a host event tagged with the plugin.
