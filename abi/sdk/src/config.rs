@@ -266,6 +266,44 @@ impl Config {
         }))
     }
 
+    /// The list of mappings at `key`, each a section whose errors name its
+    /// item (`catalog.locations[1].target`).
+    ///
+    /// # Errors
+    ///
+    /// Returns an error when the key is missing, is not a list, or holds an
+    /// item that is not a mapping (naming that item).
+    pub fn sections(&self, key: &str) -> Result<Vec<Config>, ConfigError> {
+        self.required(key, self.optional_sections(key)?)
+    }
+
+    /// The list of mappings at `key`, or `None` when it is not set.
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::sections`], except for a missing key.
+    pub fn optional_sections(&self, key: &str) -> Result<Option<Vec<Config>>, ConfigError> {
+        let Some((value, path)) = self.lookup(key)? else {
+            return Ok(None);
+        };
+        let Json::Array(items) = value else {
+            return Err(self.wrong_type(value, &path, "array of objects"));
+        };
+        let sections = items.iter().enumerate().map(|(index, item)| {
+            let mut item_path = path.clone();
+            item_path.push(Segment::Index(index));
+            if !item.is_object() {
+                return Err(self.wrong_type(item, &item_path, "object"));
+            }
+            Ok(Config {
+                shared: self.shared.clone(),
+                path: item_path,
+                value: item.clone(),
+            })
+        });
+        sections.collect::<Result<_, _>>().map(Some)
+    }
+
     /// The value at `key` and its path from the slice, `None` when unset.
     fn lookup(&self, key: &str) -> Result<Option<(&Json, Vec<Segment>)>, ConfigError> {
         let parts: Vec<&str> = if key.is_empty() {
@@ -472,6 +510,40 @@ mod tests {
             "catalog.refresh.url: missing; set it in a configuration file or with \
              GREENROOM_CONFIG_catalog_refresh_url"
         );
+    }
+
+    #[test]
+    fn a_list_of_mappings_reads_as_sections_named_by_position() {
+        let json = r#"{"locations": [{"type": "file", "target": 3}, "loose"]}"#;
+        let config = Config::from_host(
+            "catalog",
+            json,
+            &[origin("locations[0].target", "app-config.yaml:4", false)],
+        );
+
+        let error = config
+            .sections("locations")
+            .expect_err("an item is a string");
+        assert_eq!(
+            error.to_string(),
+            "catalog.locations[1]: expected object, found string \"loose\""
+        );
+        let json = r#"{"locations": [{"type": "file", "target": 3}]}"#;
+        let config = Config::from_host(
+            "catalog",
+            json,
+            &[origin("locations[0].target", "app-config.yaml:4", false)],
+        );
+        let sections = config.sections("locations").expect("sections");
+        assert_eq!(sections[0].string("type").expect("a string"), "file");
+        assert_eq!(
+            sections[0]
+                .string("target")
+                .expect_err("a number")
+                .to_string(),
+            "app-config.yaml:4: catalog.locations[0].target: expected string, found number 3"
+        );
+        assert!(config.optional_sections("absent").expect("unset").is_none());
     }
 
     #[test]

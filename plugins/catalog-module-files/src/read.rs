@@ -1,0 +1,248 @@
+//! Reading the catalog files of a set of locations: each root gets a
+//! generated `Location` entity (as Backstage makes for configured
+//! locations), every document of every file becomes an entity, and the
+//! `Location` entities among them lead to more files.
+
+use std::{
+    collections::{BTreeSet, HashSet, VecDeque},
+    path::{Path, PathBuf},
+};
+
+use greenroom_catalog_api::{FullMutation, LocationError, LocationSpec, ProvidedEntity};
+use greenroom_catalog_model::yaml;
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+/// The most files one refresh reads, so that a runaway chain of locations
+/// ends.
+const MAX_FILES: usize = 10_000;
+
+/// What one refresh read.
+pub(crate) struct Read {
+    /// Entities, locations and errors, for the catalog.
+    pub(crate) mutation: FullMutation,
+    /// Every file read or tried.
+    files: BTreeSet<PathBuf>,
+}
+
+impl Read {
+    /// The directories holding the files read or tried.
+    pub(crate) fn directories(&self) -> BTreeSet<PathBuf> {
+        self.files
+            .iter()
+            .filter_map(|file| file.parent().map(Path::to_path_buf))
+            .filter(|directory| directory.is_dir())
+            .collect()
+    }
+}
+
+/// Reads every root and the files its `Location` entities lead to.
+pub(crate) fn read_all(roots: &[PathBuf]) -> Read {
+    let mut read = Read {
+        mutation: FullMutation::default(),
+        files: BTreeSet::new(),
+    };
+    for root in roots {
+        let root = normalize(root);
+        let origin = location_ref(&root);
+        read.mutation.locations.push(LocationSpec {
+            kind: "file".into(),
+            target: root.display().to_string().into(),
+        });
+        read.mutation.entities.push(ProvidedEntity {
+            entity: generated_location(&root).to_string().into(),
+            location: origin.clone().into(),
+            origin: origin.clone().into(),
+        });
+        read_tree(&root, &origin, &mut read);
+    }
+    read
+}
+
+/// Reads `root` and every file reached from it.
+fn read_tree(root: &Path, origin: &str, read: &mut Read) {
+    let mut queue = VecDeque::from([root.to_path_buf()]);
+    let mut seen = HashSet::from([root.to_path_buf()]);
+    while let Some(file) = queue.pop_front() {
+        if read.files.len() >= MAX_FILES {
+            read.mutation.errors.push(error(
+                &file,
+                format!("not read: one refresh reads at most {MAX_FILES} files"),
+            ));
+            continue;
+        }
+        read.files.insert(file.clone());
+        let location = location_ref(&file);
+        let documents = match std::fs::read_to_string(&file) {
+            Ok(text) => yaml::documents(&text),
+            Err(error) => Err(format!("cannot read {}: {error}", file.display())),
+        };
+        let documents = match documents {
+            Ok(documents) => documents,
+            Err(message) => {
+                read.mutation.errors.push(error(&file, message));
+                continue;
+            }
+        };
+        for document in documents {
+            for target in location_targets(&document) {
+                match target {
+                    Ok(target) => {
+                        let next = normalize(&file.parent().unwrap_or(root).join(target));
+                        if seen.insert(next.clone()) {
+                            queue.push_back(next);
+                        }
+                    }
+                    Err(message) => read.mutation.errors.push(error(&file, message)),
+                }
+            }
+            read.mutation.entities.push(ProvidedEntity {
+                entity: document.to_string().into(),
+                location: location.clone().into(),
+                origin: origin.into(),
+            });
+        }
+    }
+}
+
+/// The files a `Location` entity names; none for other kinds.
+fn location_targets(entity: &Value) -> Vec<Result<String, String>> {
+    let is_location = entity
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|kind| kind.eq_ignore_ascii_case("location"));
+    if !is_location {
+        return Vec::new();
+    }
+    let spec = entity.get("spec");
+    let kind = spec
+        .and_then(|spec| spec.get("type"))
+        .and_then(Value::as_str)
+        .unwrap_or("file");
+    let targets = spec.and_then(|spec| spec.get("target")).into_iter().chain(
+        spec.and_then(|spec| spec.get("targets"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten(),
+    );
+    targets
+        .filter_map(Value::as_str)
+        .map(|target| {
+            if kind == "file" && !target.contains("://") {
+                Ok(target.to_string())
+            } else {
+                Err(format!(
+                    "location target {target} of type {kind} is not read: this provider reads \
+                     files only"
+                ))
+            }
+        })
+        .collect()
+}
+
+/// The `Location` entity Backstage generates for a configured location.
+fn generated_location(root: &Path) -> Value {
+    let target = root.display().to_string();
+    let hash = Sha256::digest(format!("file:{target}").as_bytes());
+    let name: String = hash[..20]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    json!({
+        "apiVersion": "backstage.io/v1alpha1",
+        "kind": "Location",
+        "metadata": {
+            "name": format!("generated-{name}"),
+            "namespace": "default",
+        },
+        "spec": { "type": "file", "target": target },
+    })
+}
+
+/// `file:<path>`.
+fn location_ref(file: &Path) -> String {
+    format!("file:{}", file.display())
+}
+
+fn error(file: &Path, message: String) -> LocationError {
+    LocationError {
+        location: location_ref(file).into(),
+        message: message.into(),
+    }
+}
+
+/// `path` without `.` and with `..` applied, without touching the disk.
+fn normalize(path: &Path) -> PathBuf {
+    let mut normal = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    normal
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_lead_to_more_files_and_unreadable_targets_become_errors() {
+        let dir = std::env::temp_dir().join(format!("files-provider-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("more")).expect("a scratch directory");
+        std::fs::write(
+            dir.join("all.yaml"),
+            "kind: Location\nmetadata: {name: all}\nspec:\n  targets: [./more/a.yaml, missing.yaml]\n",
+        )
+        .expect("written");
+        std::fs::write(
+            dir.join("more/a.yaml"),
+            "kind: Component\nmetadata: {name: a}\n---\nkind: Location\nmetadata: {name: back}\n\
+             spec: {target: ../all.yaml}\n",
+        )
+        .expect("written");
+
+        let read = read_all(&[dir.join("./all.yaml")]);
+
+        let names: Vec<String> = read
+            .mutation
+            .entities
+            .iter()
+            .map(|provided| {
+                let entity: Value = serde_json::from_str(&provided.entity).expect("JSON");
+                format!("{} {}", entity["metadata"]["name"], provided.location)
+            })
+            .collect();
+        let all = dir.join("all.yaml");
+        let generated = generated_location(&all)["metadata"]["name"].to_string();
+        assert_eq!(
+            names,
+            [
+                format!("{generated} file:{}", all.display()),
+                format!("\"all\" file:{}", all.display()),
+                format!("\"a\" file:{}", dir.join("more/a.yaml").display()),
+                format!("\"back\" file:{}", dir.join("more/a.yaml").display()),
+            ]
+        );
+        let errors: Vec<String> = read
+            .mutation
+            .errors
+            .iter()
+            .map(|error| format!("{}: {}", error.location, error.message))
+            .collect();
+        let missing = dir.join("missing.yaml");
+        assert_eq!(
+            errors,
+            [format!(
+                "file:{}: cannot read {}: No such file or directory (os error 2)",
+                missing.display(),
+                missing.display()
+            )]
+        );
+        std::fs::remove_dir_all(dir).ok();
+    }
+}

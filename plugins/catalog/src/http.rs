@@ -1,0 +1,289 @@
+//! The catalog's routes, in the shapes of Backstage's catalog REST API so
+//! that Backstage's own clients work against them.
+
+mod error;
+mod params;
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    extract::{Path, RawQuery, State},
+    http::{HeaderValue, header},
+    middleware,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use greenroom_catalog_model::{
+    Cursor, DEFAULT_FULL_TEXT_FIELDS, EntityFilter, EntityRef, RefDefaults, facets,
+    full_text_matches, project, sort_entities,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use self::{error::ApiError, params::Params};
+use crate::{State as Catalog, snapshot::Snapshot};
+
+/// How many items `GET /entities/by-query` returns when no limit is given.
+const DEFAULT_QUERY_LIMIT: usize = 20;
+
+type Shared = State<Arc<Catalog>>;
+
+/// The catalog's router, to be served under `/api/catalog`.
+pub(crate) fn router(catalog: Arc<Catalog>) -> Router {
+    Router::new()
+        .route("/entities", get(entities))
+        .route("/entities/by-name/{kind}/{namespace}/{name}", get(by_name))
+        .route("/entities/by-uid/{uid}", get(by_uid))
+        .route("/entities/by-refs", post(by_refs))
+        .route("/entities/by-query", get(by_query))
+        .route("/entity-facets", get(entity_facets))
+        .route("/locations", get(locations))
+        .route("/locations/{id}", get(location))
+        .route("/processing-errors", get(processing_errors))
+        .layer(middleware::from_fn(error::describe_request))
+        .with_state(catalog)
+}
+
+/// `GET /entities`: a bare array, filtered, projected and paged.
+async fn entities(State(catalog): Shared, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+    let params = Params::parse(query.as_deref());
+    let filter = params.filter()?;
+    let fields = params.fields();
+    let offset = params.number("offset")?.unwrap_or(0);
+    let limit = params.number("limit")?;
+    let order = params.legacy_order()?;
+    let snapshot = catalog.snapshot();
+
+    let mut matching: Vec<&Value> = snapshot
+        .matching(&filter)
+        .into_iter()
+        .map(|served| &served.entity)
+        .collect();
+    if !order.is_empty() {
+        sort_entities(&mut matching, &order);
+    }
+    let total = matching.len();
+    let page: Vec<Value> = matching
+        .into_iter()
+        .skip(offset)
+        .take(limit.unwrap_or(usize::MAX))
+        .map(|entity| project(entity, &fields))
+        .collect();
+    let mut response = Json(page).into_response();
+    if let Some(limit) = limit
+        && offset + limit < total
+    {
+        let next = params.with("offset", &(offset + limit).to_string());
+        if let Ok(link) = HeaderValue::from_str(&format!("<?{next}>; rel=\"next\"")) {
+            response.headers_mut().insert(header::LINK, link);
+        }
+    }
+    Ok(response)
+}
+
+/// `GET /entities/by-name/:kind/:namespace/:name`.
+async fn by_name(
+    State(catalog): Shared,
+    Path((kind, namespace, name)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let entity_ref = EntityRef::new(&kind, &namespace, &name);
+    catalog
+        .snapshot()
+        .by_ref(&entity_ref)
+        .map(|served| Json(served.entity.clone()))
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "No entity named '{name}' found, with kind '{kind}' in namespace '{namespace}'"
+            ))
+        })
+}
+
+/// `GET /entities/by-uid/:uid`.
+async fn by_uid(State(catalog): Shared, Path(uid): Path<String>) -> Result<Json<Value>, ApiError> {
+    catalog
+        .snapshot()
+        .by_uid(&uid)
+        .map(|served| Json(served.entity.clone()))
+        .ok_or_else(|| ApiError::not_found(format!("No entity with uid {uid}")))
+}
+
+/// The body of `POST /entities/by-refs`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ByRefs {
+    entity_refs: Vec<String>,
+    #[serde(default)]
+    fields: Vec<String>,
+}
+
+/// `POST /entities/by-refs`: `{items}`, one entity or `null` per ref, in
+/// the order asked.
+async fn by_refs(
+    State(catalog): Shared,
+    RawQuery(query): RawQuery,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let request: ByRefs = serde_json::from_slice(&body).map_err(|error| {
+        ApiError::input(format!(
+            "the body must be JSON like {{\"entityRefs\": [\"component:default/name\"]}}: {error}"
+        ))
+    })?;
+    let params = Params::parse(query.as_deref());
+    let filter = params.filter()?;
+    let mut fields = params.fields();
+    fields.extend(request.fields);
+    let snapshot = catalog.snapshot();
+    let items: Vec<Value> = request
+        .entity_refs
+        .iter()
+        .map(|text| {
+            EntityRef::parse(text, RefDefaults::default())
+                .ok()
+                .and_then(|entity_ref| snapshot.by_ref(&entity_ref))
+                .filter(|served| filter.matches(&served.entries))
+                .map_or(Value::Null, |served| project(&served.entity, &fields))
+        })
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+/// `GET /entities/by-query`: `{items, totalItems, pageInfo}` with opaque
+/// cursors.
+async fn by_query(
+    State(catalog): Shared,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let params = Params::parse(query.as_deref());
+    let limit = params.number("limit")?.unwrap_or(DEFAULT_QUERY_LIMIT);
+    let fields = params.fields();
+    let cursor = match params.one("cursor") {
+        Some(text) => Cursor::decode(text).map_err(|error| ApiError::input(error.to_string()))?,
+        None => params.first_cursor()?,
+    };
+    let snapshot = catalog.snapshot();
+    let (items, total) = query_page(&snapshot, &cursor, limit)?;
+
+    let items: Vec<Value> = items
+        .into_iter()
+        .map(|entity| project(entity, &fields))
+        .collect();
+    let next = (cursor.offset + limit < total).then(|| {
+        Cursor {
+            offset: cursor.offset + limit,
+            ..cursor.clone()
+        }
+        .encode()
+    });
+    let previous = (cursor.offset > 0).then(|| {
+        Cursor {
+            offset: cursor.offset.saturating_sub(limit),
+            ..cursor.clone()
+        }
+        .encode()
+    });
+    let mut page_info = serde_json::Map::new();
+    if let Some(next) = next {
+        page_info.insert("nextCursor".into(), next.into());
+    }
+    if let Some(previous) = previous {
+        page_info.insert("prevCursor".into(), previous.into());
+    }
+    Ok(Json(json!({
+        "items": items,
+        "totalItems": total,
+        "pageInfo": page_info,
+    })))
+}
+
+/// The entities on the page `cursor` points at, and how many match.
+fn query_page<'a>(
+    snapshot: &'a Snapshot,
+    cursor: &Cursor,
+    limit: usize,
+) -> Result<(Vec<&'a Value>, usize), ApiError> {
+    let filter =
+        EntityFilter::parse(&cursor.filter).map_err(|error| ApiError::input(error.to_string()))?;
+    let fields: Vec<&str> = if cursor.full_text_fields.is_empty() {
+        DEFAULT_FULL_TEXT_FIELDS.to_vec()
+    } else {
+        cursor.full_text_fields.iter().map(String::as_str).collect()
+    };
+    let mut matching: Vec<&Value> = snapshot
+        .matching(&filter)
+        .into_iter()
+        .filter(|served| {
+            cursor
+                .full_text
+                .as_ref()
+                .is_none_or(|term| full_text_matches(&served.entries, term, &fields))
+        })
+        .map(|served| &served.entity)
+        .collect();
+    sort_entities(&mut matching, &cursor.order);
+    let total = matching.len();
+    let page = matching
+        .into_iter()
+        .skip(cursor.offset)
+        .take(limit)
+        .collect();
+    Ok((page, total))
+}
+
+/// `GET /entity-facets?facet=kind`: `{facets: {kind: [{value, count}]}}`.
+async fn entity_facets(
+    State(catalog): Shared,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let params = Params::parse(query.as_deref());
+    let filter = params.filter()?;
+    let wanted = params.all("facet");
+    if wanted.is_empty() {
+        return Err(ApiError::input(
+            "name at least one facet, such as ?facet=kind".to_string(),
+        ));
+    }
+    let snapshot = catalog.snapshot();
+    let matching: Vec<&Value> = snapshot
+        .matching(&filter)
+        .into_iter()
+        .map(|served| &served.entity)
+        .collect();
+    let mut result = serde_json::Map::new();
+    for facet in wanted {
+        let counted: Vec<Value> = facets(matching.iter().copied(), facet)
+            .into_iter()
+            .map(|(value, count)| json!({ "value": value, "count": count }))
+            .collect();
+        result.insert(facet.to_string(), counted.into());
+    }
+    Ok(Json(json!({ "facets": result })))
+}
+
+/// `GET /locations`: `[{data: {id, type, target}}]`.
+async fn locations(State(catalog): Shared) -> Json<Value> {
+    let snapshot = catalog.snapshot();
+    let locations: Vec<Value> = snapshot
+        .locations
+        .iter()
+        .map(|location| json!({ "data": location }))
+        .collect();
+    Json(locations.into())
+}
+
+/// `GET /locations/:id`.
+async fn location(State(catalog): Shared, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let snapshot = catalog.snapshot();
+    snapshot
+        .locations
+        .iter()
+        .find(|location| location.id == id)
+        .map(|location| Json(json!(location)))
+        .ok_or_else(|| ApiError::not_found(format!("Found no location with ID {id}")))
+}
+
+/// `GET /processing-errors`: each entity left out and location not read,
+/// with why.
+async fn processing_errors(State(catalog): Shared) -> Json<Value> {
+    Json(json!(catalog.snapshot().errors))
+}

@@ -1,0 +1,203 @@
+//! The `catalog` plugin: Backstage's software catalog. Modules feed it
+//! entities (entity providers) and shape them (processors) through the
+//! extension point `catalog.processing`; it keeps what it serves in its
+//! database, serves it under `/api/catalog` in the shapes of Backstage's
+//! catalog API, and offers it to other plugins as the service
+//! `catalog.entities`.
+//!
+//! After a restart the entities saved last are served at once, while the
+//! providers read their sources again in the background.
+
+mod http;
+mod placeholder;
+mod processing;
+mod reader;
+mod service;
+mod snapshot;
+mod store;
+
+use std::{
+    sync::{Arc, Mutex, RwLock},
+    time::Duration,
+};
+
+use greenroom_catalog_api::{
+    CatalogBox, Contribution, PROCESSING, PROCESSING_VERSION, SERVICE, SERVICE_VERSION,
+};
+use greenroom_sdk::{
+    Config, Context, Error, PluginRegistrar, ServiceScope, abi_stable::sabi_trait::TD_Opaque,
+};
+use greenroom_sdk_http::Serve as _;
+
+use crate::{
+    processing::{Engine, Processor},
+    reader::Reader,
+    service::{CatalogService, Provider},
+    snapshot::Snapshot,
+    store::Store,
+};
+
+greenroom_sdk::export! {
+    executor: greenroom_sdk_tokio::EXECUTOR,
+    plugins: { "catalog" => register },
+}
+
+/// How often providers read their sources when nothing else says.
+const DEFAULT_REFRESH: Duration = Duration::from_secs(60);
+
+/// The catalog's configuration, checked by the host before anything starts.
+const CONFIG_SCHEMA: &str = r#"{
+  "type": "object",
+  "properties": {
+    "locations": {
+      "type": "array",
+      "items": {
+        "type": "object",
+        "required": ["type", "target"],
+        "properties": {
+          "type": {"enum": ["file"]},
+          "target": {"type": "string", "minLength": 1}
+        },
+        "additionalProperties": false
+      }
+    },
+    "processingInterval": {
+      "type": "object",
+      "properties": {
+        "seconds": {"type": "number", "exclusiveMinimum": 0},
+        "minutes": {"type": "number", "exclusiveMinimum": 0}
+      },
+      "additionalProperties": false
+    },
+    "reading": {
+      "type": "object",
+      "properties": {
+        "allow": {
+          "type": "array",
+          "items": {
+            "type": "object",
+            "required": ["host"],
+            "properties": {"host": {"type": "string", "minLength": 1}},
+            "additionalProperties": false
+          }
+        }
+      },
+      "additionalProperties": false
+    }
+  },
+  "additionalProperties": false
+}"#;
+
+fn register(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin
+        .config_schema(CONFIG_SCHEMA)
+        .depends_on_service("core.database", "^1")
+        .provides_extension_point(PROCESSING, PROCESSING_VERSION)
+        .provides_service(SERVICE, SERVICE_VERSION, ServiceScope::Root)
+        .init(init);
+    Ok(())
+}
+
+/// What the catalog's handlers, service and providers share.
+pub(crate) struct State {
+    /// What is served now.
+    served: RwLock<Arc<Snapshot>>,
+    /// Turns providers' mutations into new snapshots, one at a time.
+    engine: Mutex<Engine>,
+}
+
+impl State {
+    /// What is served now.
+    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
+        self.served
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+async fn init(context: Context) -> Result<(), Error> {
+    let config = context.config();
+    let reader = Reader::from_config(&config).map_err(Error::msg)?;
+    let refresh = refresh_interval(&config)?;
+    let (providers, processors) = contributions(&context)?;
+    let (store, snapshot) = open_store(&context)?;
+    tracing::info!(
+        entities = snapshot.entities.len(),
+        providers = providers.len(),
+        processors = processors.len(),
+        "serving the entities saved last while the providers read their sources"
+    );
+    let engine = Engine::new(processors, reader, Some(store), &snapshot);
+    let state = Arc::new(State {
+        served: RwLock::new(Arc::new(snapshot)),
+        engine: Mutex::new(engine),
+    });
+
+    let catalog = CatalogBox::from_value(CatalogService::new(state.clone()), TD_Opaque);
+    context.provide(SERVICE, SERVICE_VERSION, catalog)?;
+    context.serve(http::router(state.clone()))?;
+    let providers = Arc::new(providers);
+    let connecting = (providers.clone(), state);
+    context.on_startup(move || async move {
+        let (providers, state) = connecting;
+        tokio::task::spawn_blocking(move || service::connect(&providers, &state));
+        Ok(())
+    });
+    context.schedule_every("refresh", refresh, move || {
+        let providers = providers.clone();
+        async move {
+            tokio::task::spawn_blocking(move || service::refresh(&providers))
+                .await
+                .map_err(Error::msg)
+        }
+    })
+}
+
+/// Splits what modules registered into providers and processors.
+fn contributions(context: &Context) -> Result<(Vec<Provider>, Vec<Processor>), Error> {
+    let mut providers = Vec::new();
+    let mut processors = Vec::new();
+    for registered in context.extensions::<Contribution>(PROCESSING)? {
+        match &*registered.value {
+            Contribution::Provider(_) => providers.push(Provider {
+                module_id: registered.module_id,
+                contribution: registered.value,
+            }),
+            Contribution::Processor(_) => processors.push(Processor {
+                module_id: registered.module_id,
+                contribution: registered.value,
+            }),
+        }
+    }
+    Ok((providers, processors))
+}
+
+/// Opens the catalog's database and reads what it served last.
+fn open_store(context: &Context) -> Result<(Store, Snapshot), Error> {
+    let database = context.database()?;
+    if database.client != "sqlite" {
+        return Err(Error::msg(format!(
+            "the catalog keeps its entities in SQLite, but its database is {}; configure \
+             backend.database.client: sqlite",
+            database.client
+        )));
+    }
+    let store = Store::open(&database.connection).map_err(Error::msg)?;
+    let stored = store.load().map_err(Error::msg)?;
+    let snapshot = Snapshot::new(stored.entities, stored.errors, stored.locations, 0);
+    Ok((store, snapshot))
+}
+
+/// `catalog.processingInterval` (`{seconds}` or `{minutes}`), or the
+/// default.
+fn refresh_interval(config: &Config) -> Result<Duration, Error> {
+    let seconds = config.optional_number("processingInterval.seconds")?;
+    let minutes = config.optional_number("processingInterval.minutes")?;
+    let total = seconds.unwrap_or(0.0) + minutes.unwrap_or(0.0) * 60.0;
+    if total > 0.0 {
+        Ok(Duration::from_secs_f64(total))
+    } else {
+        Ok(DEFAULT_REFRESH)
+    }
+}
