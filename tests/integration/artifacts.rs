@@ -38,6 +38,15 @@ pub(crate) fn greenroom() -> Utf8PathBuf {
     built("greenroom")
 }
 
+/// A plugin library of `plugins/` by crate directory name, such as
+/// `catalog`.
+pub(crate) fn plugin(name: &str) -> Utf8PathBuf {
+    built(&format!(
+        "libgreenroom_plugin_{}.so",
+        name.replace('-', "_")
+    ))
+}
+
 /// A fixture library by crate directory name, such as `register-panics`.
 pub(crate) fn fixture(name: &str) -> Utf8PathBuf {
     built(&format!(
@@ -73,6 +82,22 @@ pub(crate) fn scratch(test: &str) -> Utf8PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch directories can be created");
     dir
+}
+
+/// Polls `probe` until it returns `Some`, failing with `what` after
+/// [`DEADLINE`].
+pub(crate) fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(found) = probe() {
+            return found;
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "{what} did not happen within {DEADLINE:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// How long one run may take before the test kills it and fails: far more
@@ -286,6 +311,22 @@ pub(crate) fn http_get_as(
     path: &str,
     token: Option<&str>,
 ) -> (u16, String) {
+    http_request(address, "GET", path, token, None)
+}
+
+/// Sends `method path` to `address`, with `token` as a bearer credential
+/// and `body` as JSON, and returns the status code and the body.
+///
+/// # Panics
+///
+/// As [`http_get`].
+pub(crate) fn http_request(
+    address: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
     use std::io::Write as _;
 
     let mut stream = std::net::TcpStream::connect(address)
@@ -296,9 +337,19 @@ pub(crate) fn http_get_as(
     let authorization = token
         .map(|token| format!("Authorization: Bearer {token}\r\n"))
         .unwrap_or_default();
+    let content = body
+        .map(|body| {
+            format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            )
+        })
+        .unwrap_or_default();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\n{authorization}Connection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\n{authorization}{content}\
+         Connection: close\r\n\r\n{}",
+        body.unwrap_or_default()
     )
     .expect("the request can be sent");
     let mut response = String::new();

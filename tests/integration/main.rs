@@ -7,6 +7,7 @@
 
 mod artifacts;
 mod bad_files;
+mod catalog;
 mod config;
 mod core_services;
 mod http;

@@ -2,32 +2,11 @@
 //! check reaches the plugin's subscriber; a broken one is refused with its
 //! reason and the old configuration stays.
 
-use std::time::{Duration, Instant};
-
 use greenroom_host::{Backend, config::ConfigLoader, reload::ConfigState};
 use serde_json::Value;
 
 use super::{plugins_dir_with, write};
-use crate::artifacts::{http_get, http_get_as, scratch};
-
-/// Far longer than any change takes to arrive; only a lost one reaches it.
-const DEADLINE: Duration = Duration::from_secs(30);
-
-/// Polls `probe` until it returns `Some`, failing with `what` at the
-/// deadline.
-fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(found) = probe() {
-            return found;
-        }
-        assert!(
-            started.elapsed() < DEADLINE,
-            "{what} did not happen within {DEADLINE:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use crate::artifacts::{eventually, http_get, http_get_as, scratch};
 
 /// Replaces `dir/app-config.yaml` at once, as editors save: a new file
 /// renamed over the old one.
