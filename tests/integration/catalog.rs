@@ -544,3 +544,43 @@ fn placeholders_are_read_from_allowed_hosts_only() {
     );
     host.stop();
 }
+
+#[test]
+fn the_projects_own_catalog_describes_every_crate_under_plugins_without_errors() {
+    let dir = scratch("catalog-own");
+    let plugins = plugins_dir(&dir, &["catalog", "catalog-module-files"]);
+    let repository = Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let repository = Utf8PathBuf::from_path_buf(
+        std::fs::canonicalize(&repository).expect("the repository exists"),
+    )
+    .expect("a UTF-8 path");
+    let mut crates: Vec<String> = std::fs::read_dir(repository.join("plugins"))
+        .expect("plugins/ lists")
+        .flatten()
+        .filter(|entry| entry.path().join("Cargo.toml").is_file())
+        .map(|entry| format!("component:default/{}", entry.file_name().to_string_lossy()))
+        .collect();
+    crates.sort();
+    let host = Host::start(
+        &dir,
+        &plugins,
+        &location(&repository.join("plugins/catalog-info.yaml")),
+    );
+
+    let components = eventually("every crate served as a component", || {
+        let components = host.get("/catalog/entities?filter=kind=component&fields=kind,metadata");
+        let components = components.as_array().cloned().unwrap_or_default();
+        (components.len() == crates.len()).then_some(components)
+    });
+
+    assert_eq!(refs(&components), crates);
+    assert_eq!(host.get("/catalog/processing-errors"), json!([]));
+    let catalog = host.get("/catalog/entities/by-name/api/default/catalog-rest");
+    assert!(
+        catalog["spec"]["definition"]
+            .as_str()
+            .is_some_and(|definition| definition.starts_with("openapi: 3.0.3")),
+        "the definition is read from openapi.yaml beside the entity file: {catalog}"
+    );
+    host.stop();
+}

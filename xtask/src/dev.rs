@@ -78,6 +78,7 @@ fn start_host(workspace: &Workspace, host_args: &[&str]) -> anyhow::Result<Child
         .arg("--plugins")
         .arg(workspace.root.join("plugins"))
         .args(host_args)
+        .current_dir(&workspace.root)
         .process_group(0);
     println!("==> starting the host, which reloads replaced plugin files: {command:?}");
     command.spawn().context("cannot start greenroom")

@@ -25,7 +25,9 @@ commands:
   new-plugin <id> --out-of-tree <dir>
                     create a crate of its own in <dir>, build it there and install it
   test              build plugins and fixtures, then run fmt check, clippy and every test
-  run               build and install the plugins, then start greenroom
+  run [--catalog FILE]
+                    build and install the plugins, then start greenroom from the workspace
+                    root with its app-config.yaml (the catalog reads FILE if given)
   dev               build and install the plugins, start greenroom --dev, and rebuild and
                     reinstall a plugin crate when its sources change (Ctrl-C stops both)
   bench load        time each loading stage for 1, 10 and 100 plugins beside raw dlopen
@@ -51,17 +53,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         ["build-plugins"] => build::build_and_install().map(drop),
         ["new-plugin", rest @ ..] => new_plugin::new_plugin(rest),
         ["test"] => test(),
-        ["run", rest @ ..] => {
-            let workspace = build::build_and_install()?;
-            let greenroom = workspace.target_dir.join("greenroom");
-            build::run(
-                std::process::Command::new(greenroom)
-                    .arg("start")
-                    .arg("--plugins")
-                    .arg(workspace.root.join("plugins"))
-                    .args(rest),
-            )
-        }
+        ["run", rest @ ..] => run_host(rest),
         ["dev", rest @ ..] => dev::dev(rest),
         ["bench", rest @ ..] => bench::run(rest),
         ["bench-worker", rest @ ..] => bench::worker(rest),
@@ -71,6 +63,40 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         }
         _ => bail!("unknown command `{}`\n\n{USAGE}", args.join(" ")),
     }
+}
+
+/// `cargo xtask run [--catalog FILE] [greenroom start options]`: builds
+/// and installs every plugin, then starts the host from the workspace root,
+/// where it reads `app-config.yaml`; `--catalog` points the catalog at
+/// another location file.
+fn run_host(args: &[&str]) -> anyhow::Result<()> {
+    let (catalog, rest) = match args {
+        ["--catalog", file, rest @ ..] => (Some(*file), rest),
+        ["--catalog"] => bail!(
+            "--catalog needs a location file, such as \
+            ../shared/data/backstage-catalog/all.yaml"
+        ),
+        rest => (None, rest),
+    };
+    let catalog = catalog
+        .map(|file| {
+            std::path::absolute(file)
+                .with_context(|| format!("cannot resolve the catalog location {file}"))
+        })
+        .transpose()?;
+    let workspace = build::build_and_install()?;
+    let mut command = std::process::Command::new(workspace.target_dir.join("greenroom"));
+    command
+        .arg("start")
+        .arg("--plugins")
+        .arg(workspace.root.join("plugins"))
+        .args(rest)
+        .current_dir(&workspace.root);
+    if let Some(file) = catalog {
+        let locations = serde_json::json!([{ "type": "file", "target": file }]);
+        command.env("GREENROOM_CONFIG_catalog_locations", locations.to_string());
+    }
+    build::run(&mut command)
 }
 
 /// Builds `tests/out-of-tree`, a plugin crate with its own workspace and

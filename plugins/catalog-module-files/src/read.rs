@@ -88,9 +88,11 @@ fn read_tree(root: &Path, origin: &str, read: &mut Read) {
             for target in location_targets(&document) {
                 match target {
                     Ok(target) => {
-                        let next = normalize(&file.parent().unwrap_or(root).join(target));
-                        if seen.insert(next.clone()) {
-                            queue.push_back(next);
+                        let pattern = normalize(&file.parent().unwrap_or(root).join(target));
+                        for next in expand(&pattern) {
+                            if seen.insert(next.clone()) {
+                                queue.push_back(next);
+                            }
                         }
                     }
                     Err(message) => read.mutation.errors.push(error(&file, message)),
@@ -159,6 +161,59 @@ fn generated_location(root: &Path) -> Value {
     })
 }
 
+/// The files `pattern` names: itself, or when a part of it holds `*`
+/// (any run of characters within that part), every existing match, sorted.
+fn expand(pattern: &Path) -> Vec<PathBuf> {
+    if !pattern.to_string_lossy().contains('*') {
+        return vec![pattern.to_path_buf()];
+    }
+    let mut matches = vec![PathBuf::new()];
+    for component in pattern.components() {
+        let part = component.as_os_str().to_string_lossy();
+        if !part.contains('*') {
+            matches.iter_mut().for_each(|path| path.push(component));
+            continue;
+        }
+        matches = matches
+            .into_iter()
+            .flat_map(|directory| {
+                let mut found: Vec<PathBuf> = std::fs::read_dir(&directory)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .filter(|entry| wildcard(&part, &entry.file_name().to_string_lossy()))
+                    .map(|entry| directory.join(entry.file_name()))
+                    .collect();
+                found.sort();
+                found
+            })
+            .collect();
+    }
+    matches.retain(|path| path.is_file());
+    matches
+}
+
+/// Whether `name` matches `pattern`, where `*` stands for any run of
+/// characters.
+fn wildcard(pattern: &str, name: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = name.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
 /// `file:<path>`.
 fn location_ref(file: &Path) -> String {
     format!("file:{}", file.display())
@@ -189,6 +244,17 @@ fn normalize(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wildcards_match_any_run_within_a_part() {
+        assert!(wildcard("*", "catalog"));
+        assert!(wildcard("catalog-*", "catalog-module-files"));
+        assert!(wildcard("*-info.yaml", "catalog-info.yaml"));
+        assert!(wildcard("a*b*c", "aXbYc"));
+        assert!(!wildcard("a*b*c", "aXbY"));
+        assert!(!wildcard("catalog-*", "search"));
+        assert!(!wildcard("*.yaml", "x.yml"));
+    }
 
     #[test]
     fn locations_lead_to_more_files_and_unreadable_targets_become_errors() {

@@ -255,6 +255,7 @@ fn start_host(release: &Utf8Path, dir: &Utf8Path, address: SocketAddr) -> anyhow
         .args(["start", "--dev", "--plugins", dir.as_str()])
         .arg("--listen")
         .arg(address.to_string())
+        .current_dir(dir)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()
