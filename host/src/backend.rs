@@ -184,6 +184,7 @@ impl Backend {
         self.resolve.orphan_modules_are_errors = settings.orphan_modules_are_errors;
         self.selection = settings.selection.clone();
         self.database = settings.database.clone();
+        self.check.pins = settings.pins.clone();
         self
     }
 

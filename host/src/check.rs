@@ -13,6 +13,8 @@
 mod elf;
 mod interface;
 mod object_file;
+mod pins;
+mod trust;
 
 use std::io::Read;
 
@@ -21,6 +23,7 @@ use greenroom_contract::{ParsedDeclaration, declaration::DeclarationError};
 use sha2::{Digest, Sha256};
 
 pub use interface::{InterfaceError, InterfaceRevision, select_revision};
+pub use pins::Pins;
 
 use crate::platform;
 
@@ -32,12 +35,15 @@ pub const DEFAULT_MAX_FILE_SIZE: u64 = 256 * 1024 * 1024;
 pub struct CheckOptions {
     /// Files larger than this many bytes are refused.
     pub max_file_size: u64,
+    /// The hashes files must have (`backend.plugins.sha256`).
+    pub pins: Pins,
 }
 
 impl Default for CheckOptions {
     fn default() -> Self {
         Self {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
+            pins: Pins::default(),
         }
     }
 }
@@ -150,6 +156,30 @@ pub enum CheckError {
     /// Built against an interface this host cannot load.
     #[error(transparent)]
     Interface(#[from] InterfaceError),
+    /// Someone other than the user running greenroom (or root) could change
+    /// the file or its directory.
+    #[error("{what} is {reason}, so another user could put code into greenroom; {fix}")]
+    Untrusted {
+        /// The entry, such as `the file /p/x.so`.
+        what: String,
+        /// Who could change it.
+        reason: String,
+        /// The command that fixes it.
+        fix: String,
+    },
+    /// The file's hash differs from the one configured for it.
+    #[error(
+        "its SHA-256 is {found}, but backend.plugins.sha256 pins {pinned} for {key}; install \
+         the pinned build, or pin the new one if you trust it"
+    )]
+    PinMismatch {
+        /// The file name or plugin id the pin is under.
+        key: String,
+        /// The pinned hash.
+        pinned: String,
+        /// The file's hash.
+        found: String,
+    },
 }
 
 /// A file that passed every check, with the bytes that were checked.
@@ -173,8 +203,12 @@ pub struct CheckedLibrary {
 ///
 /// Returns the first check the file fails.
 pub fn check(path: &Utf8Path, options: &CheckOptions) -> Result<CheckedLibrary, CheckError> {
-    let bytes = read_regular_file(path, options.max_file_size)?;
-    check_bytes(path, bytes)
+    let bytes = read_plugin_file(path, options.max_file_size)?;
+    let checked = check_bytes(path, bytes)?;
+    options
+        .pins
+        .check(path, &checked.declaration, &checked.sha256)?;
+    Ok(checked)
 }
 
 /// Runs every check that looks at a file's bytes, once they are read.
@@ -236,6 +270,25 @@ fn check_declared_ids(declaration: &ParsedDeclaration) -> Result<(), CheckError>
 /// Returns an error when the entry is not a regular file (or a symbolic
 /// link to one), is too large or empty, or cannot be read.
 pub fn read_regular_file(path: &Utf8Path, limit: u64) -> Result<Vec<u8>, CheckError> {
+    read_checked(path, limit, |_| Ok(()))
+}
+
+/// Reads a plugin file as [`read_regular_file`] does, once the file and the
+/// directories it lives in pass the trust checks.
+///
+/// # Errors
+///
+/// As [`read_regular_file`], and when another user could change the file
+/// or its directory.
+fn read_plugin_file(path: &Utf8Path, limit: u64) -> Result<Vec<u8>, CheckError> {
+    read_checked(path, limit, |metadata| trust::check(path, metadata))
+}
+
+fn read_checked(
+    path: &Utf8Path,
+    limit: u64,
+    trusted: impl FnOnce(&std::fs::Metadata) -> Result<(), CheckError>,
+) -> Result<Vec<u8>, CheckError> {
     let link = std::fs::symlink_metadata(path).map_err(|source| CheckError::Read { source })?;
     if !link.is_file() && !link.is_symlink() {
         return Err(CheckError::NotRegular {
@@ -269,6 +322,7 @@ pub fn read_regular_file(path: &Utf8Path, limit: u64) -> Result<Vec<u8>, CheckEr
             ),
         });
     }
+    trusted(&metadata)?;
     if metadata.len() > limit {
         return Err(CheckError::TooLarge {
             size: metadata.len(),

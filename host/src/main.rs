@@ -304,6 +304,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let options = InspectOptions {
                 check: CheckOptions {
                     max_file_size: limits.max_plugin_size,
+                    ..CheckOptions::default()
                 },
                 probe_program: Utf8PathBuf::from_path_buf(std::env::current_exe()?)
                     .map_err(|path| anyhow::anyhow!("{} is not UTF-8", path.display()))?,

@@ -184,12 +184,79 @@ pub fn thread_count() -> Option<usize> {
 /// How many bytes of this process are resident in memory, where the
 /// platform tells.
 pub fn resident_bytes() -> Option<u64> {
+    resident_bytes_at("self")
+}
+
+/// The resident memory of process `pid`, where the platform tells.
+pub fn resident_bytes_of(pid: u32) -> Option<u64> {
+    resident_bytes_at(&pid.to_string())
+}
+
+fn resident_bytes_at(process: &str) -> Option<u64> {
     #[cfg(target_os = "linux")]
     {
-        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let status = std::fs::read_to_string(format!("/proc/{process}/status")).ok()?;
         let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
         let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
         Some(kib * 1024)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = process;
+        None
+    }
+}
+
+/// Why a file or directory with `metadata` at `path` could be changed by a
+/// user other than this process's and root, with the command that fixes
+/// it; `None` when only they can change it (or the platform cannot tell).
+pub fn writable_by_others(path: &Path, metadata: &fs::Metadata) -> Option<(String, String)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+
+        let shown = path.display();
+        let mode = metadata.mode() & 0o7777;
+        if mode & 0o022 != 0 {
+            let who = if mode & 0o002 != 0 {
+                "every user"
+            } else {
+                "its group"
+            };
+            return Some((
+                format!("writable by {who} (mode {mode:04o})"),
+                format!("run `chmod go-w {shown}`"),
+            ));
+        }
+        let owner = metadata.uid();
+        match own_uid() {
+            Some(me) if owner != me && owner != 0 => Some((
+                format!(
+                    "owned by user {owner}, neither root nor the user running greenroom ({me})"
+                ),
+                format!("run `chown {me} {shown}` or install it as that user"),
+            )),
+            _ => None,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, metadata);
+        None
+    }
+}
+
+/// The user id this process runs as, where the platform tells without
+/// calling into C.
+#[cfg(unix)]
+fn own_uid() -> Option<u32> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+
+        fs::metadata("/proc/self")
+            .ok()
+            .map(|metadata| metadata.uid())
     }
     #[cfg(not(target_os = "linux"))]
     {

@@ -18,3 +18,4 @@ mod out_of_tree;
 mod reload_plugins;
 mod resolve;
 mod services;
+mod trust;

@@ -1,6 +1,7 @@
 //! `cargo xtask bench …`: benchmarks, each against a baseline measured in
 //! the same run, reported as ratios. Never a pass/fail.
 
+mod catalog;
 mod http;
 mod load;
 mod reload;
@@ -20,7 +21,8 @@ pub(crate) fn run(args: &[&str]) -> anyhow::Result<()> {
         ["http", rest @ ..] => http::http(rest),
         ["startup", rest @ ..] => startup::startup(rest),
         ["reload", rest @ ..] => reload::reload(rest),
-        _ => bail!("usage: cargo xtask bench load|http|startup|reload [--rounds N]"),
+        ["catalog", rest @ ..] => catalog::catalog(rest),
+        _ => bail!("usage: cargo xtask bench load|http|startup|reload|catalog [--rounds N]"),
     }
 }
 

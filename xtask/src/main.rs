@@ -34,6 +34,8 @@ commands:
   bench http        serve one handler natively and through a plugin, compare throughput
   bench startup     time process start to ready for 1, 10 and 100 plugins, chain and fan-out
   bench reload      time a plugin file renamed over to the new generation's first response
+  bench catalog     serve Backstage's example catalog beside a hello-only host: time to
+                    served, memory, and requests/s for the entity list and a lookup
 ";
 
 fn main() -> ExitCode {

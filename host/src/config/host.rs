@@ -123,6 +123,11 @@ pub fn host_schema() -> Value {
                     "dir": {"type": "string"},
                     "include": plugin_ids,
                     "exclude": plugin_ids,
+                    "sha256": {
+                        "type": "object",
+                        "description": "the SHA-256 each file name or plugin id must have",
+                        "additionalProperties": {"type": "string"},
+                    },
                 },
             },
             "startup": {

@@ -62,6 +62,8 @@ pub struct HostSettings {
     pub policy: StartupPolicy,
     /// `backend.database`: where plugins' databases live.
     pub database: crate::services::DatabaseClient,
+    /// `backend.plugins.sha256`: the hashes plugin files must have.
+    pub pins: crate::check::Pins,
 }
 
 impl Default for HostSettings {
@@ -77,6 +79,7 @@ impl Default for HostSettings {
             selection: PluginSelection::all(),
             policy: StartupPolicy::default(),
             database: crate::services::DatabaseClient::default(),
+            pins: crate::check::Pins::default(),
         }
     }
 }
@@ -142,6 +145,10 @@ impl HostSettings {
         }
         match database(config) {
             Ok(database) => settings.database = database,
+            Err(error) => errors.push(error),
+        }
+        match pins(config) {
+            Ok(pins) => settings.pins = pins,
             Err(error) => errors.push(error),
         }
         settings.http.listen = settings.listen;
@@ -233,6 +240,34 @@ fn body_limit(config: &Config) -> Result<Option<usize>, ConfigError> {
             .map_err(|_| wrong_type(node, &path, "number of bytes")),
         _ => Err(wrong_type(node, &path, "number of bytes")),
     }
+}
+
+/// Reads `backend.plugins.sha256`: file names (dots and all) or plugin
+/// ids to hashes.
+fn pins(config: &Config) -> Result<crate::check::Pins, ConfigError> {
+    let mut pins = crate::check::Pins::default();
+    let Some((node, path)) = config.lookup("backend.plugins.sha256")? else {
+        return Ok(pins);
+    };
+    let Value::Map(entries) = &node.value else {
+        return Err(wrong_type(
+            node,
+            &path,
+            "mapping of file names or plugin ids to hashes",
+        ));
+    };
+    for (name, entry) in entries {
+        let Value::String(hash) = &entry.value else {
+            return Err(wrong_type(entry, &path.child(name), "string"));
+        };
+        pins.insert(name, hash)
+            .map_err(|reason| ConfigError::Invalid {
+                origin: entry.origin.clone(),
+                key: path.child(name).to_string(),
+                reason,
+            })?;
+    }
+    Ok(pins)
 }
 
 /// Reads `backend.database`: `client` (`sqlite`, the default, or

@@ -61,7 +61,7 @@ pub(crate) fn http(args: &[&str]) -> anyhow::Result<()> {
     for round in 0..rounds {
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         for target in order {
-            let sample = runtime.block_on(generate_load(address, TARGETS[target].1))?;
+            let sample = runtime.block_on(generate_load(address, TARGETS[target].1, ""))?;
             results[target].push(sample);
         }
         println!("    round {} of {rounds} done", round + 1);
@@ -74,22 +74,29 @@ pub(crate) fn http(args: &[&str]) -> anyhow::Result<()> {
 
 /// What one run of load measured.
 #[derive(Clone, Copy)]
-struct Sample {
-    requests_per_second: f64,
-    p50_micros: f64,
-    p99_micros: f64,
+pub(super) struct Sample {
+    pub(super) requests_per_second: f64,
+    pub(super) p50_micros: f64,
+    pub(super) p99_micros: f64,
 }
 
-async fn generate_load(address: SocketAddr, path: &str) -> anyhow::Result<Sample> {
+/// Sends `GET path` (with the extra header lines `headers`, each ending in
+/// CRLF) for [`RUN`] over [`CONNECTIONS`] keep-alive connections, one
+/// request at a time on each.
+pub(super) async fn generate_load(
+    address: SocketAddr,
+    path: &str,
+    headers: &str,
+) -> anyhow::Result<Sample> {
     let deadline = Instant::now() + RUN;
     let mut connections = tokio::task::JoinSet::new();
     for _ in 0..CONNECTIONS {
-        let request = format!("GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n").into_bytes();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: bench\r\n{headers}\r\n").into_bytes();
         connections.spawn(async move {
             let mut stream = TcpStream::connect(address).await?;
             stream.set_nodelay(true)?;
             let mut latencies = Vec::new();
-            let mut buffer = vec![0u8; 4096];
+            let mut buffer = Vec::new();
             while Instant::now() < deadline {
                 let sent = Instant::now();
                 stream.write_all(&request).await?;
@@ -112,11 +119,13 @@ async fn generate_load(address: SocketAddr, path: &str) -> anyhow::Result<Sample
     })
 }
 
-/// Reads one response with a `content-length` body; fails on any status
-/// but 200, so a misconfigured run cannot pass for a fast one.
-async fn read_response(stream: &mut TcpStream, buffer: &mut [u8]) -> anyhow::Result<()> {
+/// Reads one response with a `content-length` body into `buffer` (grown
+/// as needed); fails on any status but 200, so a misconfigured run cannot
+/// pass for a fast one.
+async fn read_response(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> anyhow::Result<()> {
     let mut filled = 0;
     loop {
+        grow(buffer, filled);
         let read = stream.read(&mut buffer[filled..]).await?;
         if read == 0 {
             bail!("the server closed the connection");
@@ -145,6 +154,7 @@ async fn read_response(stream: &mut TcpStream, buffer: &mut [u8]) -> anyhow::Res
             .context("a response without content-length")?
             .parse()?;
         while filled < end + 4 + length {
+            grow(buffer, filled);
             let read = stream.read(&mut buffer[filled..]).await?;
             if read == 0 {
                 bail!("the server closed the connection mid-body");
@@ -152,6 +162,13 @@ async fn read_response(stream: &mut TcpStream, buffer: &mut [u8]) -> anyhow::Res
             filled += read;
         }
         return Ok(());
+    }
+}
+
+/// Makes room in `buffer` past its first `filled` bytes.
+fn grow(buffer: &mut Vec<u8>, filled: usize) {
+    if buffer.len() < filled + 4096 {
+        buffer.resize((filled + 4096).max(buffer.len() * 2), 0);
     }
 }
 

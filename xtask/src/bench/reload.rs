@@ -220,15 +220,15 @@ async fn get(address: SocketAddr, path: &str) -> anyhow::Result<(u16, Option<u64
 }
 
 /// A loopback address no one listens on now.
-fn free_address() -> anyhow::Result<SocketAddr> {
+pub(super) fn free_address() -> anyhow::Result<SocketAddr> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
 }
 
 /// The host process, stopped when dropped.
-struct Host(Child);
+pub(super) struct Host(pub(super) Child);
 
 impl Host {
-    fn stop(&mut self) -> anyhow::Result<()> {
+    pub(super) fn stop(&mut self) -> anyhow::Result<()> {
         if self.0.try_wait()?.is_none() {
             crate::build::run(
                 Command::new("kill")
