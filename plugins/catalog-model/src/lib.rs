@@ -15,6 +15,9 @@ mod search;
 mod validate;
 pub mod yaml;
 
+#[cfg(test)]
+mod properties;
+
 pub use query::{
     Cursor, CursorError, OrderError, OrderField, SortOrder, facets, parse_fields, project,
     sort_entities,
