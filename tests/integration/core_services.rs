@@ -192,38 +192,67 @@ fn scheduled_tasks_run_on_the_hosts_clock_and_stop_with_their_plugin() {
     });
 }
 
+/// Starts the notes fixture twice with `database`, and returns what
+/// `GET /api/notes/starts` answered each time.
+async fn notes_twice(database: DatabaseClient) -> [serde_json::Value; 2] {
+    let start = || async {
+        Backend::new()
+            .no_plugins_dir()
+            .private_dir(scratch("core-database"))
+            .file(fixture("notes"))
+            .database(database.clone())
+            .load()
+            .unwrap()
+            .start()
+            .await
+            .unwrap_or_else(|error| panic!("{error}"))
+    };
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        let running = start().await;
+        let (status, body) = call(&running.router(), "GET", "/api/notes/starts", b"").await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        answers.push(serde_json::from_slice(&body).expect("JSON"));
+        assert_eq!(running.stop().await, Vec::<String>::new());
+    }
+    answers.try_into().expect("two answers")
+}
+
 #[test]
 fn a_row_written_through_the_database_service_survives_a_restart() {
     runtime().block_on(async {
         let data = scratch("core-database-data");
-        let start = || async {
-            Backend::new()
-                .no_plugins_dir()
-                .private_dir(scratch("core-database"))
-                .file(fixture("notes"))
-                .database(DatabaseClient::Sqlite {
-                    directory: data.clone(),
-                })
-                .load()
-                .unwrap()
-                .start()
-                .await
-                .unwrap_or_else(|error| panic!("{error}"))
+        let database = DatabaseClient::Sqlite {
+            directory: data.clone(),
         };
 
-        let first = start().await;
-        assert_eq!(
-            call(&first.router(), "GET", "/api/notes/starts", b"").await,
-            (200, b"1".to_vec())
-        );
-        assert_eq!(first.stop().await, Vec::<String>::new());
-        assert!(data.join("notes/database.sqlite").is_file());
+        let [first, second] = notes_twice(database).await;
 
-        let second = start().await;
+        assert_eq!(first, serde_json::json!({"starts": 1, "kept_in": "sqlite"}));
         assert_eq!(
-            call(&second.router(), "GET", "/api/notes/starts", b"").await,
-            (200, b"2".to_vec())
+            second,
+            serde_json::json!({"starts": 2, "kept_in": "sqlite"})
         );
-        second.stop().await;
+        assert!(data.join("notes/database.sqlite").is_file());
+    });
+}
+
+#[test]
+fn a_row_written_to_postgres_survives_a_restart_in_the_plugins_own_schema() {
+    let connection = std::env::var("GREENROOM_TEST_POSTGRES").expect(
+        "GREENROOM_TEST_POSTGRES names a PostgreSQL server (`export \
+         GREENROOM_TEST_POSTGRES=$(.ci/postgres)` starts one)",
+    );
+    runtime().block_on(async {
+        let database = DatabaseClient::Postgres { connection };
+
+        let [first, second] = notes_twice(database).await;
+
+        assert_eq!(first["kept_in"], "plugin_notes", "{first}");
+        let before = first["starts"].as_i64().expect("a count");
+        assert_eq!(
+            second,
+            serde_json::json!({"starts": before + 1, "kept_in": "plugin_notes"})
+        );
     });
 }

@@ -1,9 +1,9 @@
 //! The database service: each plugin gets a database of its own. By
 //! default an SQLite file under the data directory (`<data>/<pluginId>/
 //! database.sqlite`, its directory made private); with PostgreSQL
-//! configured, the shared connection and a schema named after the plugin.
-//! The host hands out where the database is; the plugin brings its own
-//! client library.
+//! configured, the shared connection and a schema named after the plugin,
+//! which the host creates the first time the plugin asks. The host hands
+//! out where the database is; the plugin brings its own client library.
 
 use camino::Utf8PathBuf;
 
@@ -65,13 +65,56 @@ impl DatabaseClient {
                     schema: String::new(),
                 })
             }
-            Self::Postgres { connection } => Ok(Assigned {
-                client: "postgres",
-                connection: connection.clone(),
-                schema: format!("plugin_{}", plugin_id.replace('-', "_")),
-            }),
+            Self::Postgres { connection } => {
+                let schema = format!("plugin_{}", plugin_id.replace('-', "_"));
+                create_schema(connection, &schema)?;
+                Ok(Assigned {
+                    client: "postgres",
+                    connection: connection.clone(),
+                    schema,
+                })
+            }
         }
     }
+}
+
+/// Creates `schema` in the PostgreSQL database at `connection` unless it
+/// exists. Runs on a thread of its own, so that it can be called from
+/// inside any runtime.
+fn create_schema(connection: &str, schema: &str) -> Result<(), String> {
+    let failed = |error: &dyn std::fmt::Display| {
+        format!(
+            "cannot create the PostgreSQL schema {schema}: {error}; check that the server at \
+             backend.database.connection runs and lets its user create schemas"
+        )
+    };
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|error| failed(&error))?;
+                runtime.block_on(async {
+                    let (client, driver) =
+                        tokio_postgres::connect(connection, tokio_postgres::NoTls)
+                            .await
+                            .map_err(|error| failed(&error))?;
+                    let driver = tokio::spawn(driver);
+                    // The schema's name comes from a validated plugin id:
+                    // lowercase letters, digits and underscores.
+                    let created = client
+                        .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                        .await
+                        .map_err(|error| failed(&error));
+                    drop(client);
+                    let _ = driver.await;
+                    created
+                })
+            })
+            .join()
+            .unwrap_or_else(|_| Err(failed(&"the connecting thread panicked")))
+    })
 }
 
 fn make_private_dirs(dir: &camino::Utf8Path) -> std::io::Result<()> {
@@ -107,13 +150,31 @@ mod tests {
         assert!(directory.join("catalog").is_dir());
         assert_eq!(sqlite.assign("catalog").unwrap(), assigned);
 
-        let postgres = DatabaseClient::Postgres {
-            connection: "postgres://db/backstage".to_string(),
-        };
-        assert_eq!(
-            postgres.assign("tech-insights").unwrap().schema,
-            "plugin_tech_insights"
-        );
         std::fs::remove_dir_all(&directory).unwrap();
+    }
+
+    #[test]
+    fn a_postgres_server_that_cannot_be_reached_is_named_with_the_fix() {
+        let unreachable = DatabaseClient::Postgres {
+            connection: "postgres://user:hidden-password@127.0.0.1:1/db?connect_timeout=5"
+                .to_string(),
+        };
+
+        let error = unreachable
+            .assign("tech-insights")
+            .expect_err("nothing listens");
+
+        assert!(
+            error.starts_with("cannot create the PostgreSQL schema plugin_tech_insights: "),
+            "{error}"
+        );
+        assert!(
+            error.ends_with(
+                "; check that the server at backend.database.connection runs and lets its user \
+                 create schemas"
+            ),
+            "{error}"
+        );
+        assert!(!error.contains("hidden-password"), "{error}");
     }
 }
