@@ -18,4 +18,5 @@ mod out_of_tree;
 mod reload_plugins;
 mod resolve;
 mod services;
+mod soak;
 mod trust;

@@ -9,6 +9,8 @@ mod startup;
 
 use std::process::Command;
 
+pub(crate) use reload::Host;
+
 use anyhow::{Context as _, bail};
 use camino::Utf8PathBuf;
 

@@ -57,6 +57,14 @@ pub(crate) fn run(command: &mut Command) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The workspace root, as this crate was built in it (no cargo needed).
+pub(crate) fn workspace_root() -> anyhow::Result<Utf8PathBuf> {
+    Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Utf8Path::to_owned)
+        .context("xtask lives inside the workspace")
+}
+
 /// Reads the workspace layout from `cargo metadata`.
 pub(crate) fn workspace() -> anyhow::Result<Workspace> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());

@@ -9,6 +9,7 @@ mod bench;
 mod build;
 mod dev;
 mod new_plugin;
+mod soak;
 
 use std::process::ExitCode;
 
@@ -30,6 +31,9 @@ commands:
                     root with its app-config.yaml (the catalog reads FILE if given)
   dev               build and install the plugins, start greenroom --dev, and rebuild and
                     reinstall a plugin crate when its sources change (Ctrl-C stops both)
+  soak [--seconds N] [--reload-every S]
+                    run the host with every plugin under loopback load, replacing a plugin
+                    file every S seconds; report failures, memory, threads and generations
   bench load        time each loading stage for 1, 10 and 100 plugins beside raw dlopen
   bench http        serve one handler natively and through a plugin, compare throughput
   bench startup     time process start to ready for 1, 10 and 100 plugins, chain and fan-out
@@ -58,6 +62,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         ["run", rest @ ..] => run_host(rest),
         ["dev", rest @ ..] => dev::dev(rest),
         ["bench", rest @ ..] => bench::run(rest),
+        ["soak", rest @ ..] => soak::soak(rest),
         ["bench-worker", rest @ ..] => bench::worker(rest),
         [] | ["help" | "--help" | "-h"] => {
             print!("{USAGE}");

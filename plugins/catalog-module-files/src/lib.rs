@@ -10,7 +10,10 @@ mod watch;
 
 use std::{
     path::PathBuf,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use greenroom_catalog_api::{
@@ -46,6 +49,7 @@ async fn init(context: Context) -> Result<(), Error> {
         roots,
         connection: Mutex::new(None),
         watch: Mutex::new(None),
+        stopped: AtomicBool::new(false),
     });
     let stopping = provider.clone();
     context.on_shutdown(move || async move {
@@ -78,6 +82,7 @@ struct FileProvider {
     roots: Vec<PathBuf>,
     connection: Mutex<Option<ConnectionBox>>,
     watch: Mutex<Option<Watch>>,
+    stopped: AtomicBool,
 }
 
 impl FileProvider {
@@ -94,14 +99,22 @@ impl FileProvider {
             .into_result()
             .map_err(|error| error.message.into_string())?;
         let mut watch = lock(&self.watch);
+        if self.stopped.load(Ordering::SeqCst) {
+            return Ok(());
+        }
         let watch = watch.get_or_insert_with(|| Watch::new(Arc::downgrade(self)));
         watch.follow(&directories);
         Ok(())
     }
 
+    /// Stops watching and forgets the connection, for good: a refresh
+    /// running meanwhile finds the provider stopped and watches nothing.
     fn stop(&self) {
-        lock(&self.watch).take();
+        let mut watch = lock(&self.watch);
+        self.stopped.store(true, Ordering::SeqCst);
+        watch.take();
         lock(&self.connection).take();
+        tracing::info!("stopped reading catalog files");
     }
 }
 

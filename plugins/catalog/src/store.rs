@@ -33,6 +33,11 @@ impl Store {
     pub(crate) fn open(path: &str) -> Result<Self, String> {
         let connection = Connection::open(path)
             .map_err(|error| format!("cannot open the catalog database {path}: {error}"))?;
+        // A reloaded catalog's new generation writes while the old one may
+        // still finish a refresh: wait for the other writer, do not fail.
+        connection
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|error| format!("cannot configure the catalog database {path}: {error}"))?;
         connection
             .execute_batch(
                 "PRAGMA journal_mode = WAL;

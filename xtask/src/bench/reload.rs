@@ -225,10 +225,10 @@ pub(super) fn free_address() -> anyhow::Result<SocketAddr> {
 }
 
 /// The host process, stopped when dropped.
-pub(super) struct Host(pub(super) Child);
+pub(crate) struct Host(pub(crate) Child);
 
 impl Host {
-    pub(super) fn stop(&mut self) -> anyhow::Result<()> {
+    pub(crate) fn stop(&mut self) -> anyhow::Result<()> {
         if self.0.try_wait()?.is_none() {
             crate::build::run(
                 Command::new("kill")
