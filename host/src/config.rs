@@ -23,6 +23,8 @@ mod interpolate;
 mod key;
 mod load;
 mod merge;
+#[cfg(test)]
+mod properties;
 mod schema;
 mod secret;
 mod selection;
