@@ -466,6 +466,21 @@ fn bad_entities_and_files_become_errors_and_a_changed_file_is_served_again() {
     assert!(refs(&entities).contains(&"component:default/mended".to_string()));
     let errors = host.get("/catalog/processing-errors");
     assert_eq!(errors.as_array().map(Vec::len), Some(3), "{errors}");
+
+    // Once served, nothing is saved again until something changes.
+    let saved = || {
+        let wal = dir.join("data/catalog/database.sqlite-wal");
+        std::fs::metadata(&wal)
+            .map(|metadata| metadata.len())
+            .unwrap_or(0)
+    };
+    let before = saved();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(
+        saved(),
+        before,
+        "the catalog saved again with no file changed"
+    );
     host.stop();
 }
 

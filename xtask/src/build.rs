@@ -42,8 +42,33 @@ impl PluginCrate {
 /// Runs cargo with `args`, saying what it does first.
 pub(crate) fn cargo(args: &[&str], what: &str) -> anyhow::Result<()> {
     println!("==> {what}: cargo {}", args.join(" "));
+    run(cargo_command().args(args))
+}
+
+/// A cargo command without the variables `cargo run` set for xtask itself
+/// (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, …): inherited, they would make the
+/// inner build differ from a plain one and rebuild crates each time.
+pub(crate) fn cargo_command() -> Command {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    run(Command::new(cargo).args(args))
+    let mut command = Command::new(cargo);
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        let set_by_cargo_run = name.starts_with("CARGO_PKG_")
+            || matches!(
+                name,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+            );
+        if set_by_cargo_run {
+            command.env_remove(name);
+        }
+    }
+    command
 }
 
 /// Runs a command to completion, failing if it fails.
@@ -67,8 +92,7 @@ pub(crate) fn workspace_root() -> anyhow::Result<Utf8PathBuf> {
 
 /// Reads the workspace layout from `cargo metadata`.
 pub(crate) fn workspace() -> anyhow::Result<Workspace> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let output = Command::new(cargo)
+    let output = cargo_command()
         .args(["metadata", "--format-version", "1", "--no-deps"])
         .stderr(Stdio::inherit())
         .output()

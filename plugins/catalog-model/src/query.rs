@@ -59,10 +59,18 @@ fn collect(value: &Value, parts: &[&str], found: &mut Vec<String>) {
                 collect(element, parts, found);
             }
         }
-        (Value::Object(object), [first, rest @ ..]) => {
+        (Value::Object(object), [_, ..]) => {
+            // A key may hold dots itself (`backstage.io/managed-by-location`):
+            // it matches as many parts of the path as it has.
             for (key, value) in object {
-                if same_key(key, first) {
-                    collect(value, rest, found);
+                let key_parts: Vec<&str> = key.split('.').collect();
+                if key_parts.len() <= parts.len()
+                    && key_parts
+                        .iter()
+                        .zip(parts)
+                        .all(|(key_part, part)| same_key(key_part, part))
+                {
+                    collect(value, &parts[key_parts.len()..], found);
                 }
             }
         }
@@ -113,6 +121,26 @@ mod tests {
         );
         assert_eq!(values_at(&entity, "spec.replicas"), ["3"]);
         assert_eq!(values_at(&entity, "spec.public"), ["true"]);
+    }
+
+    #[test]
+    fn keys_with_dots_match_as_many_parts_as_they_have() {
+        let entity = json!({"metadata": {"annotations": {
+            "backstage.io/managed-by-location": "file:/c/a.yaml",
+            "backstage.io": "not this one",
+        }}});
+
+        assert_eq!(
+            values_at(
+                &entity,
+                "metadata.annotations.backstage.io/managed-by-location"
+            ),
+            ["file:/c/a.yaml"]
+        );
+        assert_eq!(
+            values_at(&entity, "metadata.annotations.backstage.io"),
+            ["not this one"]
+        );
     }
 
     #[test]

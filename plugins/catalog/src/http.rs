@@ -41,6 +41,8 @@ pub(crate) fn router(catalog: Arc<Catalog>) -> Router {
         .route("/locations", get(locations))
         .route("/locations/{id}", get(location))
         .route("/processing-errors", get(processing_errors))
+        .fallback(|| async { ApiError::not_found("No such route in the catalog".to_string()) })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(middleware::from_fn(error::describe_request))
         .with_state(catalog)
 }
@@ -156,6 +158,11 @@ async fn by_query(
 ) -> Result<Json<Value>, ApiError> {
     let params = Params::parse(query.as_deref());
     let limit = params.number("limit")?.unwrap_or(DEFAULT_QUERY_LIMIT);
+    if limit == 0 {
+        return Err(ApiError::input(
+            "limit must be at least 1 for paging with cursors".to_string(),
+        ));
+    }
     let fields = params.fields();
     let cursor = match params.one("cursor") {
         Some(text) => Cursor::decode(text).map_err(|error| ApiError::input(error.to_string()))?,

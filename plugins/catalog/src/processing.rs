@@ -96,6 +96,10 @@ impl Engine {
     ) -> Result<(), String> {
         self.provided.insert(provider, mutation);
         let stored = self.build();
+        if same(&served.read().unwrap_or_else(|p| p.into_inner()), &stored) {
+            tracing::debug!("catalog refreshed: nothing changed");
+            return Ok(());
+        }
         if let Some(store) = &mut self.store {
             store.save(&stored)?;
         }
@@ -351,6 +355,14 @@ fn location_id(kind: &str, target: &str) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Whether `stored` serves exactly what `snapshot` serves.
+fn same(snapshot: &Snapshot, stored: &Stored) -> bool {
+    snapshot.errors == stored.errors
+        && snapshot.locations == stored.locations
+        && snapshot.entities.len() == stored.entities.len()
+        && etags(snapshot) == stored_etags(&stored.entities)
 }
 
 fn etags(snapshot: &Snapshot) -> Vec<&str> {

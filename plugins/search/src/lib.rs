@@ -13,7 +13,7 @@ use std::sync::{Arc, RwLock};
 
 use axum::{
     Json, Router,
-    extract::{Query, State},
+    extract::{Query, State, rejection::QueryRejection},
     http::StatusCode,
     routing::get,
 };
@@ -103,8 +103,10 @@ struct QueryParams {
 
 async fn query(
     State(search): State<Arc<Search>>,
-    Query(params): Query<QueryParams>,
+    params: Result<Query<QueryParams>, QueryRejection>,
 ) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
+    let Query(params) =
+        params.map_err(|rejection| refuse(StatusCode::BAD_REQUEST, rejection.body_text()))?;
     let limit = params.page_limit.unwrap_or(DEFAULT_PAGE_LIMIT);
     if limit == 0 || limit > MAX_PAGE_LIMIT {
         return Err(refuse(

@@ -2,7 +2,7 @@
 //! crate outside this workspace, depending on the SDK by path, built in its
 //! own directory and installed into `plugins/`.
 
-use std::{process::Command, time::Instant};
+use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -76,9 +76,8 @@ fn write_crate(root: &Utf8Path, dir: &Utf8Path, id: &str) -> anyhow::Result<()> 
 /// Builds the crate in `dir` with its own target directory and returns its
 /// library.
 fn build_crate(dir: &Utf8Path, id: &str) -> anyhow::Result<Utf8PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let target = dir.join("target");
-    let mut command = Command::new(cargo);
+    let mut command = build::cargo_command();
     command
         .arg("build")
         .arg("--manifest-path")

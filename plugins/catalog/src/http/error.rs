@@ -28,6 +28,15 @@ impl ApiError {
         }
     }
 
+    /// 405: the route exists, not for this method.
+    pub(super) fn method_not_allowed() -> Self {
+        Self {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            name: "MethodNotAllowedError",
+            message: "this route does not answer this method".to_string(),
+        }
+    }
+
     /// 400: the request is malformed.
     pub(super) fn input(message: String) -> Self {
         Self {
