@@ -599,3 +599,186 @@ fn the_projects_own_catalog_describes_every_crate_under_plugins_without_errors()
     );
     host.stop();
 }
+
+/// A component entity named `name`, as YAML.
+fn component(name: &str) -> String {
+    format!(
+        "{COMPONENT}metadata: {{name: {name}}}\nspec: {{type: service, lifecycle: x, owner: a}}\n"
+    )
+}
+
+#[test]
+fn hostile_catalog_files_are_refused_alone_and_cost_nothing_else() {
+    let dir = scratch("catalog-hostile");
+    let plugins = plugins_dir(&dir, &["catalog", "catalog-module-files"]);
+    let files = dir.join("files");
+    std::fs::create_dir_all(&files).expect("scratch directories can be created");
+    std::fs::write(dir.join("outside.txt"), "not for the catalog").expect("written");
+    let fifo_made = std::process::Command::new("mkfifo")
+        .arg(files.join("fifo.yaml"))
+        .status()
+        .is_ok_and(|status| status.success());
+    assert!(fifo_made, "mkfifo makes a FIFO");
+    save(
+        &files,
+        "all.yaml",
+        "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata: {name: all}\nspec:\n  \
+         targets: [./fifo.yaml, /dev/zero, ../outside.txt, ./bomb.yaml, ./mixed.yaml]\n---\n\
+         kind: Location\nmetadata: {name: invalid}\nspec: {target: ./never.yaml}\n",
+    );
+    save(&files, "never.yaml", &component("never-followed"));
+    let long = "y".repeat(1 << 20);
+    let copies = vec!["*s"; 40].join(", ");
+    save(
+        &files,
+        "bomb.yaml",
+        &format!(
+            "{}---\n{COMPONENT}metadata: {{name: bomb}}\nspec:\n  big: &s {long}\n  copies: \
+             [{copies}]\n",
+            component("before-bomb")
+        ),
+    );
+    save(
+        &files,
+        "mixed.yaml",
+        &format!(
+            "{}---\n? [complex, key]\n: value\n---\n{COMPONENT}metadata: {{name: escapes, \
+             description: {{$text: ../outside.txt}}, labels: {{$ref: x}}}}\nspec: {{type: \
+             service, lifecycle: x, owner: a}}\n",
+            component("good-sibling")
+        ),
+    );
+    let host = Host::start(&dir, &plugins, &location(&files.join("all.yaml")));
+
+    let entities = host.entities_once(4);
+
+    let served = refs(&entities);
+    assert_eq!(
+        served[..2],
+        [
+            "component:default/before-bomb",
+            "component:default/good-sibling"
+        ]
+    );
+    let errors: Vec<String> = host
+        .get("/catalog/processing-errors")
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|error| error["message"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let expected_starts = [
+        format!(
+            "cannot read {}: it is not a regular file",
+            files.join("fifo.yaml")
+        ),
+        format!("location target /dev/zero is outside {files}"),
+        format!(
+            "location target {} is outside {files}",
+            dir.join("outside.txt")
+        ),
+        "document 2: the file expands to more than".to_string(),
+        "document 2: a mapping key is a list or a mapping".to_string(),
+        format!(
+            "metadata.description: $text \"../outside.txt\": {files}/../outside.txt is outside \
+             {files}"
+        ),
+        "apiVersion".to_string(),
+    ];
+    for start in &expected_starts {
+        assert!(
+            errors.iter().any(|error| error.starts_with(start.as_str())),
+            "no error starting {start:?} in {errors:#?}"
+        );
+    }
+    assert!(!served.contains(&"component:default/never-followed".to_string()));
+    assert!(!served.contains(&"component:default/escapes".to_string()));
+    host.stop();
+}
+
+#[test]
+fn a_file_broken_after_it_was_served_keeps_its_entities_and_uids() {
+    let dir = scratch("catalog-keep");
+    let plugins = plugins_dir(&dir, &["catalog", "catalog-module-files"]);
+    let files = dir.join("files");
+    std::fs::create_dir_all(&files).expect("scratch directories can be created");
+    let healthy = format!("{}---\n{}", component("first"), component("second"));
+    save(&files, "healthy.yaml", &healthy);
+    let host = Host::start(&dir, &plugins, &location(&files.join("healthy.yaml")));
+    let before = host.entities_once(3);
+    let uid = |entities: &[Value], name: &str| {
+        entities
+            .iter()
+            .find(|entity| entity["metadata"]["name"] == name)
+            .map(|entity| entity["metadata"]["uid"].clone())
+    };
+
+    save(&files, "healthy.yaml", &format!("{healthy}kind: [broken\n"));
+    let errors = eventually("the broken file reported", || {
+        let errors = host.get("/catalog/processing-errors");
+        (errors.as_array().is_some_and(|errors| !errors.is_empty())).then_some(errors)
+    });
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .is_some_and(|message| message.ends_with("; its 2 entities as last read are kept")),
+        "{errors}"
+    );
+    assert_eq!(
+        host.get("/catalog/entities").as_array().map(Vec::len),
+        Some(3)
+    );
+
+    save(&files, "healthy.yaml", &healthy);
+    eventually("the mended file served without errors", || {
+        (host.get("/catalog/processing-errors") == json!([])).then_some(())
+    });
+    let after = host.entities_once(3);
+    assert_eq!(uid(&after, "first"), uid(&before, "first"));
+    assert_eq!(uid(&after, "second"), uid(&before, "second"));
+    host.stop();
+}
+
+#[test]
+fn malformed_catalog_and_search_requests_get_clear_json_errors() {
+    let dir = scratch("catalog-requests");
+    let plugins = plugins_dir(&dir, &FAMILY);
+    let all = examples().join("all.yaml");
+    let host = Host::start(&dir, &plugins, &location(&all));
+    host.entities_once(27);
+    let huge = u64::MAX;
+    let cases = [
+        (format!("/catalog/entities?limit={huge}&offset=1"), 400),
+        (format!("/catalog/entities?limit=2&offset={huge}"), 400),
+        ("/catalog/entities/by-query?limit=0".to_string(), 400),
+        (
+            "/catalog/entities/by-query?cursor=not-a-cursor".to_string(),
+            400,
+        ),
+        (
+            format!("/catalog/entities?fields={}", vec!["kind"; 101].join(",")),
+            400,
+        ),
+        ("/catalog/entity-facets".to_string(), 400),
+        ("/catalog/no-such-route".to_string(), 404),
+        (format!("/search/query?pageCursor={huge}"), 200),
+        ("/search/query?pageLimit=abc".to_string(), 400),
+        (
+            format!("/search/query?term={}", vec!["a"; 17].join("+")),
+            400,
+        ),
+    ];
+
+    for (path, status) in cases {
+        let (found, body) = host.call("GET", &path, None);
+        assert_eq!(found, status, "{path}: {body}");
+        let body: Value =
+            serde_json::from_str(&body).unwrap_or_else(|_| panic!("{path} answers JSON: {body}"));
+        if status != 200 {
+            assert!(body["error"]["message"].is_string(), "{path}: {body}");
+        }
+    }
+    let (status, headers_and_body) = host.call("DELETE", "/catalog/entities", None);
+    assert_eq!(status, 405, "{headers_and_body}");
+    host.stop();
+}

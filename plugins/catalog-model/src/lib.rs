@@ -9,6 +9,7 @@
 //! catalog's listing endpoints.
 
 mod query;
+mod read;
 mod reference;
 mod relations;
 mod search;
@@ -22,6 +23,7 @@ pub use query::{
     Cursor, CursorError, OrderError, OrderField, SortOrder, facets, parse_fields, project,
     sort_entities,
 };
+pub use read::read_text;
 pub use reference::{DEFAULT_NAMESPACE, EntityRef, RefDefaults, RefError};
 pub use relations::{Relation, relations};
 pub use search::{

@@ -2,9 +2,10 @@
 //! into the JSON value Backstage would see.
 //!
 //! Input is untrusted, so the reader is bounded: a text over
-//! [`MAX_TEXT_BYTES`], a document nested deeper than [`MAX_DEPTH`] or
-//! growing past [`MAX_NODES`] values once aliases are expanded is refused
-//! with the reason.
+//! [`MAX_TEXT_BYTES`] is refused; a document nested deeper than
+//! [`MAX_DEPTH`], or one that takes the file past [`MAX_NODES`] values or
+//! [`MAX_EXPANDED_BYTES`] of text once aliases are expanded, is refused
+//! alone, with the reason, and the other documents are read.
 
 use std::collections::HashMap;
 
@@ -21,8 +22,16 @@ pub const MAX_DEPTH: usize = 64;
 /// How many values one file may expand to, counting what aliases repeat.
 pub const MAX_NODES: usize = 1_000_000;
 
-/// Parses every document in `text`; an empty document (`---` alone) is
-/// skipped, as Backstage does.
+/// How much text (keys and values) one file may expand to, counting what
+/// aliases repeat.
+pub const MAX_EXPANDED_BYTES: usize = 4 * MAX_TEXT_BYTES;
+
+/// One document of a file: its value, or why it could not be read.
+pub type Document = Result<Value, String>;
+
+/// Parses every document in `text`. An empty document (`---` alone) is
+/// skipped, as Backstage does; a document past a limit is an error of its
+/// own, naming its number.
 ///
 /// The text is read event by event into JSON, without recursion and
 /// without YAML's own tree, so that neither deep nesting nor aliases
@@ -31,10 +40,10 @@ pub const MAX_NODES: usize = 1_000_000;
 ///
 /// # Errors
 ///
-/// Returns the reason, with the line and column for malformed YAML, when
-/// the text is too large, malformed, too deep or too large once expanded,
-/// or a mapping key is not a scalar.
-pub fn documents(text: &str) -> Result<Vec<Value>, String> {
+/// Returns the reason, with the line and column for malformed YAML (which
+/// ends the reading of the whole file), when the text is too large or
+/// malformed.
+pub fn documents(text: &str) -> Result<Vec<Document>, String> {
     if text.len() > MAX_TEXT_BYTES {
         return Err(format!(
             "the file holds {} bytes, more than the {MAX_TEXT_BYTES} a catalog file may",
@@ -51,9 +60,7 @@ pub fn documents(text: &str) -> Result<Vec<Value>, String> {
                 error.info()
             )
         })?;
-        builder
-            .take(event)
-            .map_err(|reason| format!("document {}: {reason}", builder.documents.len() + 1))?;
+        builder.take(event);
     }
     Ok(builder.documents)
 }
@@ -62,20 +69,22 @@ pub fn documents(text: &str) -> Result<Vec<Value>, String> {
 ///
 /// # Errors
 ///
-/// As [`documents`], and when the text holds more than one document.
+/// As [`documents`], for a document past a limit, and when the text holds
+/// more than one document.
 pub fn document(text: &str) -> Result<Value, String> {
     let mut all = documents(text)?;
     match all.len() {
         0 => Ok(Value::Null),
-        1 => Ok(all.remove(0)),
+        1 => all.remove(0),
         count => Err(format!("expected one YAML document, found {count}")),
     }
 }
 
-/// A value with how many values it holds, itself included.
-struct Sized {
-    value: Value,
+/// A value with what it holds, itself included: values and bytes of text.
+#[derive(Clone, Copy, Default)]
+struct Size {
     nodes: usize,
+    bytes: usize,
 }
 
 /// A list or mapping being read.
@@ -87,22 +96,53 @@ enum Open {
 struct Frame {
     open: Open,
     anchor: usize,
-    nodes: usize,
+    size: Size,
 }
 
 /// Turns parser events into JSON documents.
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Sized>,
-    budget_used: usize,
-    documents: Vec<Value>,
+    anchors: HashMap<usize, (Value, Size)>,
+    /// What the file has expanded to so far.
+    used: Size,
+    /// Why the current document cannot be read; its remaining events are
+    /// skipped.
+    failure: Option<String>,
+    documents: Vec<Document>,
 }
 
 impl Builder {
-    fn take(&mut self, event: Event<'_>) -> Result<(), String> {
+    fn take(&mut self, event: Event<'_>) {
+        if let Event::DocumentEnd = event {
+            self.end_document();
+            return;
+        }
+        if self.failure.is_some() {
+            return;
+        }
+        if let Err(reason) = self.step(event) {
+            self.failure = Some(reason);
+        }
+    }
+
+    fn end_document(&mut self) {
+        self.stack.clear();
+        self.anchors.clear();
+        if let Some(reason) = self.failure.take() {
+            let number = self.documents.len() + 1;
+            self.documents
+                .push(Err(format!("document {number}: {reason}")));
+        }
+    }
+
+    fn step(&mut self, event: Event<'_>) -> Result<(), String> {
         match event {
             Event::Scalar(text, style, anchor, tag) => {
+                let size = Size {
+                    nodes: 1,
+                    bytes: text.len(),
+                };
                 let value = if style == ScalarStyle::Plain && tag.is_none() {
                     // An empty plain scalar (`key:` or an empty document)
                     // is null in YAML's core schema.
@@ -114,33 +154,40 @@ impl Builder {
                 } else {
                     Value::String(text.into_owned())
                 };
-                self.complete(value, 1, anchor)
+                self.count(size)?;
+                self.remember(anchor, &value, size);
+                self.insert(value, size)
             }
             Event::SequenceStart(anchor, _) => self.open(Open::List(Vec::new()), anchor),
             Event::MappingStart(anchor, _) => self.open(Open::Map(Map::new(), None), anchor),
             Event::SequenceEnd | Event::MappingEnd => self.close(),
             Event::Alias(anchor) => {
-                let Some(named) = self.anchors.get(&anchor) else {
+                let Some(&(_, size)) = self.anchors.get(&anchor) else {
                     return Err("an alias names an unknown anchor".to_string());
                 };
-                let (value, nodes) = (named.value.clone(), named.nodes);
-                self.count(nodes)?;
-                self.insert(value, nodes)
+                // Counted before the copy is made.
+                self.count(size)?;
+                let value = self.anchors[&anchor].0.clone();
+                self.insert(value, size)
             }
-            Event::DocumentEnd => {
-                self.anchors.clear();
-                Ok(())
-            }
-            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart(_) => {
-                Ok(())
-            }
+            Event::Nothing
+            | Event::StreamStart
+            | Event::StreamEnd
+            | Event::DocumentStart(_)
+            | Event::DocumentEnd => Ok(()),
         }
     }
 
-    fn count(&mut self, nodes: usize) -> Result<(), String> {
-        self.budget_used = self.budget_used.saturating_add(nodes);
-        if self.budget_used > MAX_NODES {
-            return Err(format!("it expands to more than {MAX_NODES} values"));
+    fn count(&mut self, size: Size) -> Result<(), String> {
+        self.used.nodes = self.used.nodes.saturating_add(size.nodes);
+        self.used.bytes = self.used.bytes.saturating_add(size.bytes);
+        if self.used.nodes > MAX_NODES {
+            return Err(format!("the file expands to more than {MAX_NODES} values"));
+        }
+        if self.used.bytes > MAX_EXPANDED_BYTES {
+            return Err(format!(
+                "the file expands to more than {MAX_EXPANDED_BYTES} bytes of text"
+            ));
         }
         Ok(())
     }
@@ -149,12 +196,9 @@ impl Builder {
         if self.stack.len() >= MAX_DEPTH {
             return Err(format!("values nest deeper than {MAX_DEPTH} levels"));
         }
-        self.count(1)?;
-        self.stack.push(Frame {
-            open,
-            anchor,
-            nodes: 1,
-        });
+        let size = Size { nodes: 1, bytes: 0 };
+        self.count(size)?;
+        self.stack.push(Frame { open, anchor, size });
         Ok(())
     }
 
@@ -164,33 +208,26 @@ impl Builder {
             Open::List(items) => Value::Array(items),
             Open::Map(map, _) => Value::Object(map),
         };
-        self.remember(frame.anchor, &value, frame.nodes);
-        self.insert(value, frame.nodes)
+        self.remember(frame.anchor, &value, frame.size);
+        self.insert(value, frame.size)
     }
 
-    /// A scalar finished: counted, remembered if anchored, inserted.
-    fn complete(&mut self, value: Value, nodes: usize, anchor: usize) -> Result<(), String> {
-        self.count(nodes)?;
-        self.remember(anchor, &value, nodes);
-        self.insert(value, nodes)
-    }
-
-    fn remember(&mut self, anchor: usize, value: &Value, nodes: usize) {
+    fn remember(&mut self, anchor: usize, value: &Value, size: Size) {
         if anchor > 0 {
-            let value = value.clone();
-            self.anchors.insert(anchor, Sized { value, nodes });
+            self.anchors.insert(anchor, (value.clone(), size));
         }
     }
 
     /// Puts a finished value into what is open, or ends a document.
-    fn insert(&mut self, value: Value, nodes: usize) -> Result<(), String> {
+    fn insert(&mut self, value: Value, size: Size) -> Result<(), String> {
         let Some(frame) = self.stack.last_mut() else {
             if !value.is_null() {
-                self.documents.push(value);
+                self.documents.push(Ok(value));
             }
             return Ok(());
         };
-        frame.nodes += nodes;
+        frame.size.nodes += size.nodes;
+        frame.size.bytes += size.bytes;
         match &mut frame.open {
             Open::List(items) => items.push(value),
             Open::Map(_, key @ None) => {
@@ -238,9 +275,11 @@ mod tests {
         assert_eq!(
             values,
             [
-                json!({"kind": "Component", "metadata": {"name": "a", "tags": ["x", "y"]}}),
-                json!({"kind": "API", "spec": {"port": 8080, "public": true, "ratio": 0.5,
-                    "none": null}}),
+                Ok(json!({"kind": "Component", "metadata": {"name": "a", "tags": ["x", "y"]}})),
+                Ok(
+                    json!({"kind": "API", "spec": {"port": 8080, "public": true, "ratio": 0.5,
+                    "none": null}})
+                ),
             ]
         );
     }
@@ -253,33 +292,54 @@ mod tests {
     }
 
     #[test]
-    fn deep_nesting_and_alias_bombs_are_refused() {
+    fn a_document_past_a_limit_is_refused_alone() {
         let deep = format!(
-            "{}1{}",
+            "kind: A\n---\n{}1{}\n---\n? [complex, key]\n: value\n---\nkind: B\n",
             "[".repeat(MAX_DEPTH + 2),
             "]".repeat(MAX_DEPTH + 2)
         );
-        assert_eq!(
-            documents(&deep).expect_err("too deep"),
-            format!("document 1: values nest deeper than {MAX_DEPTH} levels")
-        );
 
+        assert_eq!(
+            documents(&deep).expect("the file reads"),
+            [
+                Ok(json!({"kind": "A"})),
+                Err(format!(
+                    "document 2: values nest deeper than {MAX_DEPTH} levels"
+                )),
+                Err("document 3: a mapping key is a list or a mapping".to_string()),
+                Ok(json!({"kind": "B"})),
+            ]
+        );
+    }
+
+    #[test]
+    fn aliases_that_multiply_values_or_text_are_refused() {
         let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
         for level in 1..8 {
-            let previous = level - 1;
-            let name = level;
+            let p = if level == 1 {
+                "a".to_string()
+            } else {
+                format!("l{}", level - 1)
+            };
             bomb.push_str(&format!(
-                "l{name}: &l{name} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n",
-                p = if previous == 0 {
-                    "a".to_string()
-                } else {
-                    format!("l{previous}")
-                }
+                "l{level}: &l{level} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
             ));
         }
         assert_eq!(
-            documents(&bomb).expect_err("too large"),
-            format!("document 1: it expands to more than {MAX_NODES} values")
+            documents(&bomb).expect("the file reads"),
+            [Err(format!(
+                "document 1: the file expands to more than {MAX_NODES} values"
+            ))]
+        );
+
+        let long = "y".repeat(1024 * 1024);
+        let copies = vec!["*s"; 40].join(", ");
+        let strings = format!("big: &s {long}\ncopies: [{copies}]\n");
+        assert_eq!(
+            documents(&strings).expect("the file reads"),
+            [Err(format!(
+                "document 1: the file expands to more than {MAX_EXPANDED_BYTES} bytes of text"
+            ))]
         );
     }
 

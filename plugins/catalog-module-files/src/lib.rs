@@ -50,6 +50,7 @@ async fn init(context: Context) -> Result<(), Error> {
         connection: Mutex::new(None),
         watch: Mutex::new(None),
         stopped: AtomicBool::new(false),
+        last_read: Mutex::default(),
     });
     let stopping = provider.clone();
     context.on_shutdown(move || async move {
@@ -83,6 +84,8 @@ struct FileProvider {
     connection: Mutex<Option<ConnectionBox>>,
     watch: Mutex<Option<Watch>>,
     stopped: AtomicBool,
+    /// Each file's documents as last read in full.
+    last_read: Mutex<read::LastRead>,
 }
 
 impl FileProvider {
@@ -92,7 +95,7 @@ impl FileProvider {
         let Some(connection) = lock(&self.connection).clone() else {
             return Ok(());
         };
-        let read = read::read_all(&self.roots);
+        let read = read::read_all(&self.roots, &mut lock(&self.last_read));
         let directories = read.directories();
         connection
             .apply_full(read.mutation)

@@ -1,15 +1,22 @@
 //! Reading the catalog files of a set of locations: each root gets a
 //! generated `Location` entity (as Backstage makes for configured
 //! locations), every document of every file becomes an entity, and the
-//! `Location` entities among them lead to more files.
+//! valid `Location` entities among them lead to more files, within the
+//! directory of the root they were reached from.
+//!
+//! A file that cannot be read or parsed is an error, and its entities as
+//! last read are provided again, so that a half-saved edit or a moment
+//! without permission costs nothing.
 
 use std::{
     collections::{BTreeSet, HashSet, VecDeque},
     path::{Path, PathBuf},
 };
 
+use std::collections::HashMap;
+
 use greenroom_catalog_api::{FullMutation, LocationError, LocationSpec, ProvidedEntity};
-use greenroom_catalog_model::yaml;
+use greenroom_catalog_model::{read_text, validate, yaml};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
@@ -36,8 +43,12 @@ impl Read {
     }
 }
 
-/// Reads every root and the files its `Location` entities lead to.
-pub(crate) fn read_all(roots: &[PathBuf]) -> Read {
+/// The documents of each file as last read in full.
+pub(crate) type LastRead = HashMap<PathBuf, Vec<Value>>;
+
+/// Reads every root and the files its `Location` entities lead to; a file
+/// that cannot be read gives its documents in `last`, which is updated.
+pub(crate) fn read_all(roots: &[PathBuf], last: &mut LastRead) -> Read {
     let mut read = Read {
         mutation: FullMutation::default(),
         files: BTreeSet::new(),
@@ -54,13 +65,14 @@ pub(crate) fn read_all(roots: &[PathBuf]) -> Read {
             location: origin.clone().into(),
             origin: origin.clone().into(),
         });
-        read_tree(&root, &origin, &mut read);
+        read_tree(&root, &origin, &mut read, last);
     }
     read
 }
 
-/// Reads `root` and every file reached from it.
-fn read_tree(root: &Path, origin: &str, read: &mut Read) {
+/// Reads `root` and every file reached from it within its directory.
+fn read_tree(root: &Path, origin: &str, read: &mut Read, last: &mut LastRead) {
+    let within = real(root.parent().unwrap_or(Path::new("/")));
     let mut queue = VecDeque::from([root.to_path_buf()]);
     let mut seen = HashSet::from([root.to_path_buf()]);
     while let Some(file) = queue.pop_front() {
@@ -73,22 +85,21 @@ fn read_tree(root: &Path, origin: &str, read: &mut Read) {
         }
         read.files.insert(file.clone());
         let location = location_ref(&file);
-        let documents = match std::fs::read_to_string(&file) {
-            Ok(text) => yaml::documents(&text),
-            Err(error) => Err(format!("cannot read {}: {error}", file.display())),
-        };
-        let documents = match documents {
-            Ok(documents) => documents,
-            Err(message) => {
-                read.mutation.errors.push(error(&file, message));
-                continue;
-            }
-        };
-        for document in documents {
+        for document in documents(&file, read, last) {
+            let document = match document {
+                Ok(document) => document,
+                Err(message) => {
+                    read.mutation.errors.push(error(&file, message));
+                    continue;
+                }
+            };
             for target in location_targets(&document) {
-                match target {
-                    Ok(target) => {
-                        let pattern = normalize(&file.parent().unwrap_or(root).join(target));
+                let next = target.and_then(|target| {
+                    let next = normalize(&file.parent().unwrap_or(root).join(&target));
+                    inside(&next, &within, root).map(|()| next)
+                });
+                match next {
+                    Ok(pattern) => {
                         for next in expand(&pattern) {
                             if seen.insert(next.clone()) {
                                 queue.push_back(next);
@@ -107,13 +118,78 @@ fn read_tree(root: &Path, origin: &str, read: &mut Read) {
     }
 }
 
+/// The documents of `file`; when it cannot be read or parsed, an error and
+/// the documents it had when last read in full.
+fn documents(file: &Path, read: &mut Read, last: &mut LastRead) -> Vec<yaml::Document> {
+    match read_text(file).and_then(|text| yaml::documents(&text)) {
+        Ok(documents) => {
+            let good: Vec<Value> = documents.iter().filter_map(|d| d.clone().ok()).collect();
+            last.insert(file.to_path_buf(), good);
+            documents
+        }
+        Err(message) => {
+            let kept = last.get(file).cloned().unwrap_or_default();
+            let message = if kept.is_empty() {
+                message
+            } else {
+                format!(
+                    "{message}; its {} entities as last read are kept",
+                    kept.len()
+                )
+            };
+            read.mutation.errors.push(error(file, message));
+            kept.into_iter().map(Ok).collect()
+        }
+    }
+}
+
+/// Refuses a target outside `within`, the directory of the configured
+/// location `root`: configuration says which trees the catalog reads.
+fn inside(target: &Path, within: &Path, root: &Path) -> Result<(), String> {
+    if real(target).starts_with(within) {
+        Ok(())
+    } else {
+        Err(format!(
+            "location target {} is outside {}, the directory of the configured location {}; \
+             configure it as a location of its own",
+            target.display(),
+            within.display(),
+            root.display()
+        ))
+    }
+}
+
+/// `path` with symbolic links resolved as far as it exists.
+fn real(path: &Path) -> PathBuf {
+    let mut existing = path.to_path_buf();
+    let mut rest = Vec::new();
+    while !existing.as_os_str().is_empty() {
+        if let Ok(resolved) = std::fs::canonicalize(&existing) {
+            return rest
+                .iter()
+                .rev()
+                .fold(resolved, |path, part| path.join(part));
+        }
+        match (existing.file_name(), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name.to_os_string());
+                existing = parent.to_path_buf();
+            }
+            _ => break,
+        }
+    }
+    path.to_path_buf()
+}
+
 /// The files a `Location` entity names; none for other kinds.
 fn location_targets(entity: &Value) -> Vec<Result<String, String>> {
     let is_location = entity
         .get("kind")
         .and_then(Value::as_str)
         .is_some_and(|kind| kind.eq_ignore_ascii_case("location"));
-    if !is_location {
+    // An invalid Location is a processing error in the catalog; it leads
+    // nowhere.
+    if !is_location || validate(entity).is_err() {
         return Vec::new();
     }
     let spec = entity.get("spec");
@@ -262,17 +338,18 @@ mod tests {
         std::fs::create_dir_all(dir.join("more")).expect("a scratch directory");
         std::fs::write(
             dir.join("all.yaml"),
-            "kind: Location\nmetadata: {name: all}\nspec:\n  targets: [./more/a.yaml, missing.yaml]\n",
+            "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata: {name: all}\nspec:\n  \
+             targets: [./more/a.yaml, missing.yaml, ../outside.yaml]\n",
         )
         .expect("written");
         std::fs::write(
             dir.join("more/a.yaml"),
-            "kind: Component\nmetadata: {name: a}\n---\nkind: Location\nmetadata: {name: back}\n\
-             spec: {target: ../all.yaml}\n",
+            "kind: Component\nmetadata: {name: a}\n---\napiVersion: backstage.io/v1alpha1\n\
+             kind: Location\nmetadata: {name: back}\nspec: {target: ../all.yaml}\n",
         )
         .expect("written");
 
-        let read = read_all(&[dir.join("./all.yaml")]);
+        let read = read_all(&[dir.join("./all.yaml")], &mut LastRead::new());
 
         let names: Vec<String> = read
             .mutation
@@ -303,11 +380,24 @@ mod tests {
         let missing = dir.join("missing.yaml");
         assert_eq!(
             errors,
-            [format!(
-                "file:{}: cannot read {}: No such file or directory (os error 2)",
-                missing.display(),
-                missing.display()
-            )]
+            [
+                format!(
+                    "file:{}: location target {} is outside {}, the directory of the configured \
+                     location {}; configure it as a location of its own",
+                    dir.join("all.yaml").display(),
+                    dir.parent()
+                        .expect("a parent")
+                        .join("outside.yaml")
+                        .display(),
+                    dir.display(),
+                    dir.join("all.yaml").display()
+                ),
+                format!(
+                    "file:{}: cannot read {}: No such file or directory (os error 2)",
+                    missing.display(),
+                    missing.display()
+                ),
+            ]
         );
         std::fs::remove_dir_all(dir).ok();
     }

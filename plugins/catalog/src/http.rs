@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use axum::{
     Json, Router,
+    extract::DefaultBodyLimit,
     extract::{Path, RawQuery, State},
     http::{HeaderValue, header},
     middleware,
@@ -44,12 +45,15 @@ pub(crate) fn router(catalog: Arc<Catalog>) -> Router {
         .fallback(|| async { ApiError::not_found("No such route in the catalog".to_string()) })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(middleware::from_fn(error::describe_request))
+        // The host limits request bodies (backend.http.bodyLimit).
+        .layer(DefaultBodyLimit::disable())
         .with_state(catalog)
 }
 
 /// `GET /entities`: a bare array, filtered, projected and paged.
 async fn entities(State(catalog): Shared, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
     let params = Params::parse(query.as_deref());
+    params.check_sizes()?;
     let filter = params.filter()?;
     let fields = params.fields();
     let offset = params.number("offset")?.unwrap_or(0);
@@ -74,7 +78,8 @@ async fn entities(State(catalog): Shared, RawQuery(query): RawQuery) -> Result<R
         .collect();
     let mut response = Json(page).into_response();
     if let Some(limit) = limit
-        && offset + limit < total
+        && limit > 0
+        && offset.saturating_add(limit) < total
     {
         let next = params.with("offset", &(offset + limit).to_string());
         if let Ok(link) = HeaderValue::from_str(&format!("<?{next}>; rel=\"next\"")) {
@@ -132,6 +137,7 @@ async fn by_refs(
         ))
     })?;
     let params = Params::parse(query.as_deref());
+    params.check_sizes()?;
     let filter = params.filter()?;
     let mut fields = params.fields();
     fields.extend(request.fields);
@@ -157,6 +163,7 @@ async fn by_query(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let params = Params::parse(query.as_deref());
+    params.check_sizes()?;
     let limit = params.number("limit")?.unwrap_or(DEFAULT_QUERY_LIMIT);
     if limit == 0 {
         return Err(ApiError::input(
@@ -175,7 +182,7 @@ async fn by_query(
         .into_iter()
         .map(|entity| project(entity, &fields))
         .collect();
-    let next = (cursor.offset + limit < total).then(|| {
+    let next = (cursor.offset.saturating_add(limit) < total).then(|| {
         Cursor {
             offset: cursor.offset + limit,
             ..cursor.clone()
@@ -209,6 +216,12 @@ fn query_page<'a>(
     cursor: &Cursor,
     limit: usize,
 ) -> Result<(Vec<&'a Value>, usize), ApiError> {
+    params::bounded("filters in the cursor", cursor.filter.len())?;
+    params::bounded("order fields in the cursor", cursor.order.len())?;
+    params::bounded(
+        "full-text fields in the cursor",
+        cursor.full_text_fields.len(),
+    )?;
     let filter =
         EntityFilter::parse(&cursor.filter).map_err(|error| ApiError::input(error.to_string()))?;
     let fields: Vec<&str> = if cursor.full_text_fields.is_empty() {
@@ -243,6 +256,7 @@ async fn entity_facets(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let params = Params::parse(query.as_deref());
+    params.check_sizes()?;
     let filter = params.filter()?;
     let wanted = params.all("facet");
     if wanted.is_empty() {

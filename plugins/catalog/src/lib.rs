@@ -17,7 +17,10 @@ mod snapshot;
 mod store;
 
 use std::{
-    sync::{Arc, Mutex, RwLock},
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -64,8 +67,8 @@ const CONFIG_SCHEMA: &str = r#"{
     "processingInterval": {
       "type": "object",
       "properties": {
-        "seconds": {"type": "number", "exclusiveMinimum": 0},
-        "minutes": {"type": "number", "exclusiveMinimum": 0}
+        "seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 604800},
+        "minutes": {"type": "number", "exclusiveMinimum": 0, "maximum": 10080}
       },
       "additionalProperties": false
     },
@@ -77,7 +80,13 @@ const CONFIG_SCHEMA: &str = r#"{
           "items": {
             "type": "object",
             "required": ["host"],
-            "properties": {"host": {"type": "string", "minLength": 1}},
+            "properties": {
+              "host": {
+                "type": "string",
+                "pattern": "^[A-Za-z0-9.-]+(:[0-9]{1,5})?$",
+                "description": "a host name or address, with a port if not the scheme's"
+              }
+            },
             "additionalProperties": false
           }
         }
@@ -144,12 +153,22 @@ async fn init(context: Context) -> Result<(), Error> {
         tokio::task::spawn_blocking(move || service::connect(&providers, &state));
         Ok(())
     });
+    // A refresh cut off by the scheduler goes on reading on its thread;
+    // the next waits for it rather than piling up beside it.
+    let refreshing = Arc::new(AtomicBool::new(false));
     context.schedule_every("refresh", refresh, move || {
-        let providers = providers.clone();
+        let (providers, refreshing) = (providers.clone(), refreshing.clone());
         async move {
-            tokio::task::spawn_blocking(move || service::refresh(&providers))
-                .await
-                .map_err(Error::msg)
+            if refreshing.swap(true, Ordering::SeqCst) {
+                tracing::warn!("the previous refresh is still running; skipping this one");
+                return Ok(());
+            }
+            tokio::task::spawn_blocking(move || {
+                service::refresh(&providers);
+                refreshing.store(false, Ordering::SeqCst);
+            })
+            .await
+            .map_err(Error::msg)
         }
     })
 }
@@ -195,9 +214,13 @@ fn refresh_interval(config: &Config) -> Result<Duration, Error> {
     let seconds = config.optional_number("processingInterval.seconds")?;
     let minutes = config.optional_number("processingInterval.minutes")?;
     let total = seconds.unwrap_or(0.0) + minutes.unwrap_or(0.0) * 60.0;
-    if total > 0.0 {
-        Ok(Duration::from_secs_f64(total))
-    } else {
-        Ok(DEFAULT_REFRESH)
+    if total <= 0.0 {
+        return Ok(DEFAULT_REFRESH);
     }
+    Duration::try_from_secs_f64(total).map_err(|_| {
+        Error::msg(format!(
+            "catalog.processingInterval is {total} s, more than a duration can hold; give at \
+             most a week"
+        ))
+    })
 }

@@ -33,6 +33,7 @@ pub(crate) struct Processor {
 }
 
 /// An entity that went through every step.
+#[derive(Clone)]
 struct Processed {
     entity: Value,
     entity_ref: EntityRef,
@@ -52,6 +53,8 @@ pub(crate) struct Engine {
     uids: HashMap<String, String>,
     /// The processing errors last served, to log only new ones.
     logged: HashSet<(String, String)>,
+    /// Each entity as last processed, by ref key.
+    previous: HashMap<String, Processed>,
 }
 
 impl Engine {
@@ -78,6 +81,7 @@ impl Engine {
             provided: BTreeMap::new(),
             uids,
             logged: HashSet::new(),
+            previous: HashMap::new(),
         }
     }
 
@@ -142,20 +146,35 @@ impl Engine {
                     .map(|spec| (spec.kind.to_string(), spec.target.to_string())),
             );
             for provided in &mutation.entities {
-                match self.process(provided) {
-                    Ok(entity) => {
-                        let key = entity.entity_ref.key().to_string();
-                        if let Some(first) = defined.get(&key) {
-                            errors.push(conflict(&entity, first));
-                        } else {
-                            defined.insert(key, entity.location.clone());
-                            processed.push(entity);
+                let entity = match self.process(provided) {
+                    Ok(entity) => entity,
+                    Err(mut error) => {
+                        let kept = self.last_good(&error);
+                        if kept.is_some() {
+                            error.message.push_str(
+                                "; the entity as last processed is served until this is fixed",
+                            );
+                        }
+                        errors.push(error);
+                        match kept {
+                            Some(kept) => kept,
+                            None => continue,
                         }
                     }
-                    Err(error) => errors.push(error),
+                };
+                let key = entity.entity_ref.key().to_string();
+                if let Some(first) = defined.get(&key) {
+                    errors.push(conflict(&entity, first));
+                } else {
+                    defined.insert(key, entity.location.clone());
+                    processed.push(entity);
                 }
             }
         }
+        self.previous = processed
+            .iter()
+            .map(|entity| (entity.entity_ref.key().to_string(), entity.clone()))
+            .collect();
         Stored {
             entities: self.stitch(processed),
             errors,
@@ -168,6 +187,17 @@ impl Engine {
                 })
                 .collect(),
         }
+    }
+
+    /// The entity a failure was about as last processed from the same
+    /// location, which stays served, as Backstage keeps it; the failure's
+    /// message says so.
+    fn last_good(&self, error: &ProcessingError) -> Option<Processed> {
+        let entity_ref = EntityRef::parse(error.entity_ref.as_deref()?, Default::default()).ok()?;
+        self.previous
+            .get(entity_ref.key())
+            .filter(|previous| previous.location == error.location)
+            .cloned()
     }
 
     /// Takes one entity through every step.
@@ -185,7 +215,11 @@ impl Engine {
             .map(|entity_ref| entity_ref.to_string());
         let fail = |message: String| failure(named.clone(), &location, message);
 
-        placeholder::resolve(&mut entity, &location, &self.reader).map_err(fail)?;
+        let source = placeholder::Source {
+            location: &provided.location,
+            origin: &provided.origin,
+        };
+        placeholder::resolve(&mut entity, &source, &self.reader).map_err(fail)?;
         validate(&entity).map_err(|problems| fail(problems.join("; ")))?;
         let source = EntitySource {
             location: provided.location.clone(),

@@ -33,6 +33,10 @@ greenroom_sdk::export! {
 /// How many results one page holds unless `pageLimit` says otherwise.
 const DEFAULT_PAGE_LIMIT: usize = 25;
 
+/// The most words a term may hold, and its longest length in bytes.
+const MAX_TERM_WORDS: usize = 16;
+const MAX_TERM_BYTES: usize = 512;
+
 /// The most results one page may hold.
 const MAX_PAGE_LIMIT: usize = 100;
 
@@ -123,6 +127,15 @@ async fn query(
             )
         })?,
     };
+    if params.term.len() > MAX_TERM_BYTES || params.term.split_whitespace().count() > MAX_TERM_WORDS
+    {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "the term is too long: at most {MAX_TERM_WORDS} words and {MAX_TERM_BYTES} bytes"
+            ),
+        ));
+    }
     let index = search
         .index()
         .map_err(|message| refuse(StatusCode::SERVICE_UNAVAILABLE, message))?;
@@ -142,7 +155,7 @@ async fn query(
         })
         .collect();
     let mut answer = json!({ "results": results, "numberOfResults": total });
-    if offset + limit < total {
+    if offset.saturating_add(limit) < total {
         answer["nextPageCursor"] = (offset + limit).to_string().into();
     }
     if offset > 0 {

@@ -5,9 +5,27 @@ use greenroom_catalog_model::{Cursor, EntityFilter, OrderField, parse_fields};
 
 use super::error::ApiError;
 
+/// The most `fields` paths, order fields, full-text fields and filter
+/// conditions one request may name, so that no request costs more than a
+/// few passes over the catalog.
+const MAX_NAMED: usize = 100;
+
 /// The decoded query parameters of one request, in order.
 pub(super) struct Params {
     pairs: Vec<(String, String)>,
+}
+
+/// The largest `limit` or `offset` accepted.
+const MAX_NUMBER: usize = 1_000_000_000;
+
+/// Refuses more than [`MAX_NAMED`] of `what`.
+pub(super) fn bounded(what: &str, count: usize) -> Result<(), ApiError> {
+    if count > MAX_NAMED {
+        return Err(ApiError::input(format!(
+            "the request names {count} {what}; at most {MAX_NAMED} are allowed"
+        )));
+    }
+    Ok(())
 }
 
 impl Params {
@@ -33,22 +51,37 @@ impl Params {
         self.all(key).first().copied()
     }
 
-    /// `key` as a non-negative integer.
+    /// `key` as a non-negative integer of at most [`MAX_NUMBER`].
     pub(super) fn number(&self, key: &str) -> Result<Option<usize>, ApiError> {
         self.one(key)
-            .map(|text| {
-                text.parse().map_err(|_| {
-                    ApiError::input(format!(
-                        "{key} must be a non-negative integer, not \"{text}\""
-                    ))
-                })
+            .map(|text| match text.parse::<usize>() {
+                Ok(number) if number <= MAX_NUMBER => Ok(number),
+                _ => Err(ApiError::input(format!(
+                    "{key} must be an integer from 0 to {MAX_NUMBER}, not \"{text}\""
+                ))),
             })
             .transpose()
     }
 
     /// The `filter` parameters: each ANDs its conditions, together they OR.
     pub(super) fn filter(&self) -> Result<EntityFilter, ApiError> {
-        EntityFilter::parse(&self.all("filter")).map_err(|error| ApiError::input(error.to_string()))
+        let filters = self.all("filter");
+        let conditions: usize = filters.iter().map(|filter| filter.split(',').count()).sum();
+        bounded("filter conditions", conditions)?;
+        EntityFilter::parse(&filters).map_err(|error| ApiError::input(error.to_string()))
+    }
+
+    /// Checks that no list the request names is longer than [`MAX_NAMED`].
+    pub(super) fn check_sizes(&self) -> Result<(), ApiError> {
+        bounded("fields", self.fields().len())?;
+        bounded(
+            "order fields",
+            self.all("order").len() + self.all("orderField").len(),
+        )?;
+        bounded(
+            "full-text fields",
+            self.fields_of("fullTextFilterFields").len(),
+        )
     }
 
     /// The `fields` to keep, from every `fields` parameter.
