@@ -52,7 +52,11 @@ pub(crate) fn router(catalog: Arc<Catalog>) -> Router {
 
 /// `GET /entities`: a bare array, filtered, projected and paged.
 async fn entities(State(catalog): Shared, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
-    let params = Params::parse(query.as_deref());
+    off_thread(move || entities_now(&catalog, query.as_deref())).await
+}
+
+fn entities_now(catalog: &Catalog, query: Option<&str>) -> Result<Response, ApiError> {
+    let params = Params::parse(query);
     params.check_sizes()?;
     let filter = params.filter()?;
     let fields = params.fields();
@@ -87,6 +91,17 @@ async fn entities(State(catalog): Shared, RawQuery(query): RawQuery) -> Result<R
         }
     }
     Ok(response)
+}
+
+/// Runs a request's work on the plugin's blocking threads, so that a
+/// costly query never holds up the threads serving health checks and other
+/// plugins, and the host's request timeout can end the wait.
+async fn off_thread<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|error| Err(ApiError::internal(format!("the query failed: {error}"))))
 }
 
 /// `GET /entities/by-name/:kind/:namespace/:name`.
@@ -131,12 +146,20 @@ async fn by_refs(
     RawQuery(query): RawQuery,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let request: ByRefs = serde_json::from_slice(&body).map_err(|error| {
+    off_thread(move || by_refs_now(&catalog, query.as_deref(), &body)).await
+}
+
+fn by_refs_now(
+    catalog: &Catalog,
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<Json<Value>, ApiError> {
+    let request: ByRefs = serde_json::from_slice(body).map_err(|error| {
         ApiError::input(format!(
             "the body must be JSON like {{\"entityRefs\": [\"component:default/name\"]}}: {error}"
         ))
     })?;
-    let params = Params::parse(query.as_deref());
+    let params = Params::parse(query);
     params.check_sizes()?;
     let filter = params.filter()?;
     let mut fields = params.fields();
@@ -162,7 +185,11 @@ async fn by_query(
     State(catalog): Shared,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let params = Params::parse(query.as_deref());
+    off_thread(move || by_query_now(&catalog, query.as_deref())).await
+}
+
+fn by_query_now(catalog: &Catalog, query: Option<&str>) -> Result<Json<Value>, ApiError> {
+    let params = Params::parse(query);
     params.check_sizes()?;
     let limit = params.number("limit")?.unwrap_or(DEFAULT_QUERY_LIMIT);
     if limit == 0 {
@@ -255,7 +282,11 @@ async fn entity_facets(
     State(catalog): Shared,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let params = Params::parse(query.as_deref());
+    off_thread(move || entity_facets_now(&catalog, query.as_deref())).await
+}
+
+fn entity_facets_now(catalog: &Catalog, query: Option<&str>) -> Result<Json<Value>, ApiError> {
+    let params = Params::parse(query);
     params.check_sizes()?;
     let filter = params.filter()?;
     let wanted = params.all("facet");

@@ -136,10 +136,30 @@ async fn query(
             ),
         ));
     }
+    // Indexing and matching run on the plugin's blocking threads, never on
+    // the threads that serve health checks and other plugins.
+    let term = params.term;
+    tokio::task::spawn_blocking(move || answer(&search, &term, offset, limit))
+        .await
+        .unwrap_or_else(|error| {
+            Err(refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the search failed: {error}"),
+            ))
+        })
+}
+
+/// The page of results for `term` from `offset`, at most `limit` long.
+fn answer(
+    search: &Search,
+    term: &str,
+    offset: usize,
+    limit: usize,
+) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
     let index = search
         .index()
         .map_err(|message| refuse(StatusCode::SERVICE_UNAVAILABLE, message))?;
-    let hits = index.search(&params.term);
+    let hits = index.search(term);
     let total = hits.len();
     let results: Vec<Value> = hits
         .into_iter()

@@ -37,6 +37,15 @@ impl ApiError {
         }
     }
 
+    /// 500: the catalog failed.
+    pub(super) fn internal(message: String) -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            name: "Error",
+            message,
+        }
+    }
+
     /// 400: the request is malformed.
     pub(super) fn input(message: String) -> Self {
         Self {
