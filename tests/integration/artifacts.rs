@@ -72,16 +72,34 @@ pub(crate) fn out_of_tree_fixture() -> Utf8PathBuf {
     path
 }
 
-/// A scratch directory, emptied and unique to this test.
+/// A scratch directory, emptied and unique to this test. The first call in
+/// a run removes what earlier runs left.
 pub(crate) fn scratch(test: &str) -> Utf8PathBuf {
     static NEXT: AtomicU32 = AtomicU32::new(0);
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    let root = target_dir().join("test-scratch");
+    SWEEP.call_once(|| sweep(&root));
     let number = NEXT.fetch_add(1, Ordering::Relaxed);
-    let dir = target_dir()
-        .join("test-scratch")
-        .join(format!("{test}-{}-{number}", std::process::id()));
+    let dir = root.join(format!("{test}-{}-{number}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch directories can be created");
     dir
+}
+
+/// Removes the scratch directories of earlier runs (named
+/// `<test>-<pid>-<number>` with another pid).
+fn sweep(root: &Utf8Path) {
+    let own = std::process::id().to_string();
+    let Ok(entries) = root.read_dir_utf8() else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let mut parts = entry.file_name().rsplit('-');
+        let (_, pid) = (parts.next(), parts.next());
+        if pid.is_some_and(|pid| pid != own) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Polls `probe` until it returns `Some`, failing with `what` after

@@ -14,6 +14,7 @@ mod http;
 mod initialize;
 mod interface;
 mod kit;
+mod mutations;
 mod out_of_tree;
 mod reload_plugins;
 mod resolve;

@@ -6,7 +6,7 @@
 use object::{
     Endianness,
     elf::{self, DynamicTag},
-    read::elf::{Dyn as _, ElfFile64, ProgramHeader as _},
+    read::elf::{Dyn as _, ElfFile64, ProgramHeader as _, SectionHeader as _},
 };
 
 use super::CheckError;
@@ -173,6 +173,102 @@ fn check_segments(file: &ElfFile64<'_, Endianness>) -> Result<(), CheckError> {
     loaded.sort_unstable();
     if loaded.windows(2).any(|pair| pair[0].1 > pair[1].0) {
         return Err(damaged("two loadable segments overlap".to_string()));
+    }
+    check_placed_segments(file)?;
+    check_sections_loaded(file)
+}
+
+/// Checks that every section the program uses in memory with bytes from
+/// the file (code, data) is loaded from where the file holds it, in full:
+/// a loadable segment shortened or moved by damage leaves code zeroed or
+/// misplaced, which no other check would see.
+fn check_sections_loaded(file: &ElfFile64<'_, Endianness>) -> Result<(), CheckError> {
+    let endian = file.endian();
+    let headers = file.elf_program_headers();
+    for section in file.elf_section_table().iter() {
+        let allocated = section.sh_flags(endian).contains(elf::SHF_ALLOC);
+        let size = section.sh_size(endian);
+        if !allocated || section.sh_type(endian) == elf::SHT_NOBITS || size == 0 {
+            continue;
+        }
+        let (offset, address) = (section.sh_offset(endian), section.sh_addr(endian));
+        let flags = section.sh_flags(endian);
+        let mut needed = elf::PF_R;
+        if flags.contains(elf::SHF_EXECINSTR) {
+            needed |= elf::PF_X;
+        }
+        if flags.contains(elf::SHF_WRITE) {
+            needed |= elf::PF_W;
+        }
+        let load = headers.iter().find(|load| {
+            let start = load.p_vaddr(endian);
+            load.p_type(endian) == elf::PT_LOAD
+                && address >= start
+                && address
+                    .checked_add(size)
+                    .is_some_and(|end| end <= start.saturating_add(load.p_filesz(endian)))
+                && offset.checked_sub(load.p_offset(endian)) == Some(address - start)
+        });
+        let Some(load) = load else {
+            return Err(damaged(
+                "a section of code or data is not loaded from where the file holds it".to_string(),
+            ));
+        };
+        if !load.p_flags(endian).contains(needed) {
+            return Err(damaged(
+                "a section of code or data is loaded without the permissions it needs \
+                 (read, write, execute)"
+                    .to_string(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The segments the dynamic loader reads in memory, by name.
+const PLACED: [(elf::ProgramType, &str); 6] = [
+    (elf::PT_DYNAMIC, "dynamic"),
+    (elf::PT_TLS, "thread-local"),
+    (elf::PT_GNU_RELRO, "read-only-after-relocation"),
+    (elf::PT_PHDR, "program header"),
+    (elf::PT_NOTE, "note"),
+    (elf::PT_GNU_EH_FRAME, "unwinding"),
+];
+
+/// Checks that each segment the dynamic loader reads in memory lies inside
+/// one loadable segment, at the place that segment loads its bytes from.
+fn check_placed_segments(file: &ElfFile64<'_, Endianness>) -> Result<(), CheckError> {
+    let endian = file.endian();
+    let headers = file.elf_program_headers();
+    for header in headers {
+        let Some((_, what)) = PLACED
+            .iter()
+            .find(|(kind, _)| *kind == header.p_type(endian))
+        else {
+            continue;
+        };
+        let (offset, address) = (header.p_offset(endian), header.p_vaddr(endian));
+        let (file_size, memory_size) = (header.p_filesz(endian), header.p_memsz(endian));
+        if file_size > memory_size {
+            return Err(damaged(format!(
+                "the {what} segment holds more than it maps"
+            )));
+        }
+        let end = address.checked_add(memory_size);
+        let placed = headers.iter().any(|load| {
+            let start = load.p_vaddr(endian);
+            load.p_type(endian) == elf::PT_LOAD
+                && address >= start
+                && end.is_some_and(|end| end <= start.saturating_add(load.p_memsz(endian)))
+                && (file_size == 0
+                    || offset.checked_sub(load.p_offset(endian)) == Some(address - start))
+        });
+        if !placed {
+            return Err(damaged(format!(
+                "the {what} segment lies outside the loadable segments, or apart from the \
+                 bytes they load"
+            )));
+        }
     }
     Ok(())
 }
