@@ -119,6 +119,21 @@ pub enum RegisterError {
         /// What is wrong.
         reason: String,
     },
+    /// A registration lists more than any library needs.
+    #[error(
+        "{what} lists {count} {items}, more than the {limit} allowed; the library is damaged or \
+         declares far too much"
+    )]
+    TooMany {
+        /// Whose list it is.
+        what: String,
+        /// What the list holds.
+        items: &'static str,
+        /// How many it lists.
+        count: usize,
+        /// The most allowed.
+        limit: usize,
+    },
     /// Registered features differ from the declaration in the file.
     #[error(
         "the library registers {registered} but its declaration lists {declared}; rebuild it with greenroom_sdk::export!"
@@ -148,6 +163,34 @@ impl From<PluginError> for RegisterError {
 #[serde(transparent)]
 pub struct PluginId(String);
 
+/// The longest id accepted.
+const MAX_ID_LEN: usize = 100;
+
+/// The rule a too long id breaks.
+const LENGTH_RULE: &str = "use at most 100 characters";
+
+/// The most plugins and modules one library may register.
+const MAX_FEATURES: usize = 256;
+
+/// The most dependencies, extension points or services one feature may
+/// list.
+const MAX_ENTRIES: usize = 1024;
+
+/// The largest configuration schema accepted, in bytes.
+const MAX_SCHEMA_BYTES: usize = 1024 * 1024;
+
+/// `id` for an error message: whole when short, its start otherwise.
+fn shown(id: &str) -> String {
+    if id.len() <= MAX_ID_LEN {
+        return id.to_string();
+    }
+    let end = (0..=MAX_ID_LEN)
+        .rev()
+        .find(|at| id.is_char_boundary(*at))
+        .unwrap_or(0);
+    format!("{}… ({} bytes)", &id[..end], id.len())
+}
+
 impl PluginId {
     const RULE: &'static str = "use lowercase letters, digits and dashes, starting with a letter";
 
@@ -158,15 +201,20 @@ impl PluginId {
     /// Returns an error naming the rule when `id` breaks it.
     pub fn parse(what: &'static str, id: &str) -> Result<Self, RegisterError> {
         let mut chars = id.chars();
-        let valid = chars.next().is_some_and(|first| first.is_ascii_lowercase())
+        let valid = id.len() <= MAX_ID_LEN
+            && chars.next().is_some_and(|first| first.is_ascii_lowercase())
             && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if valid {
             Ok(Self(id.to_string()))
         } else {
             Err(RegisterError::InvalidId {
                 what,
-                id: id.to_string(),
-                rule: Self::RULE,
+                id: shown(id),
+                rule: if id.len() > MAX_ID_LEN {
+                    LENGTH_RULE
+                } else {
+                    Self::RULE
+                },
             })
         }
     }
@@ -204,16 +252,21 @@ impl FeatureId {
     ///
     /// Returns an error naming the rule when `id` breaks it.
     pub fn parse(what: &'static str, id: &str) -> Result<Self, RegisterError> {
-        if id
-            .split('.')
-            .all(|word| PluginId::parse(what, word).is_ok())
+        if id.len() <= MAX_ID_LEN
+            && id
+                .split('.')
+                .all(|word| PluginId::parse(what, word).is_ok())
         {
             Ok(Self(id.to_string()))
         } else {
             Err(RegisterError::InvalidId {
                 what,
-                id: id.to_string(),
-                rule: Self::RULE,
+                id: shown(id),
+                rule: if id.len() > MAX_ID_LEN {
+                    LENGTH_RULE
+                } else {
+                    Self::RULE
+                },
             })
         }
     }
@@ -338,6 +391,12 @@ pub fn register(
 ///
 /// Returns the first rule a feature breaks.
 pub fn validate(registration: contract::Registration) -> Result<Features, RegisterError> {
+    bounded(
+        "the library",
+        "plugins and modules",
+        registration.plugins.len() + registration.modules.len(),
+        MAX_FEATURES,
+    )?;
     let plugins = registration
         .plugins
         .into_iter()
@@ -379,12 +438,37 @@ pub fn validate(registration: contract::Registration) -> Result<Features, Regist
     Ok(Features { plugins, modules })
 }
 
+fn bounded(
+    what: &str,
+    items: &'static str,
+    count: usize,
+    limit: usize,
+) -> Result<(), RegisterError> {
+    if count > limit {
+        return Err(RegisterError::TooMany {
+            what: what.to_string(),
+            items,
+            count,
+            limit,
+        });
+    }
+    Ok(())
+}
+
 fn feature_set(
     what: &str,
     dependencies: abi_stable::std_types::RVec<contract::Dependency>,
     extension_points: abi_stable::std_types::RVec<contract::ExtensionPointDescriptor>,
     services: abi_stable::std_types::RVec<contract::ServiceDescriptor>,
 ) -> Result<FeatureSet, RegisterError> {
+    bounded(what, "dependencies", dependencies.len(), MAX_ENTRIES)?;
+    bounded(
+        what,
+        "extension points",
+        extension_points.len(),
+        MAX_ENTRIES,
+    )?;
+    bounded(what, "services", services.len(), MAX_ENTRIES)?;
     let dependencies = dependencies
         .into_iter()
         .map(|dependency| {
@@ -398,7 +482,7 @@ fn feature_set(
                 RegisterError::InvalidVersion {
                     what: format!("{what}'s dependency on `{id}`"),
                     field: "version requirement",
-                    value: dependency.version_req.to_string(),
+                    value: shown(&dependency.version_req),
                     reason: error.to_string(),
                 }
             })?;
@@ -442,6 +526,15 @@ fn parse_schema(what: &str, text: &str) -> Result<Option<serde_json::Value>, Reg
     if text.trim().is_empty() {
         return Ok(None);
     }
+    if text.len() > MAX_SCHEMA_BYTES {
+        return Err(RegisterError::InvalidSchema {
+            what: what.to_string(),
+            reason: format!(
+                "it holds {} bytes, more than the {MAX_SCHEMA_BYTES} a schema may",
+                text.len()
+            ),
+        });
+    }
     let schema: serde_json::Value =
         serde_json::from_str(text).map_err(|error| RegisterError::InvalidSchema {
             what: what.to_string(),
@@ -460,7 +553,7 @@ fn parse_version(what: &str, field: &'static str, value: &str) -> Result<Version
     Version::parse(value).map_err(|error| RegisterError::InvalidVersion {
         what: what.to_string(),
         field,
-        value: value.to_string(),
+        value: shown(value),
         reason: error.to_string(),
     })
 }
@@ -536,6 +629,134 @@ mod tests {
         }
         for bad in ["", "catalog.", ".catalog", "catalog..x", "Catalog.x"] {
             assert!(FeatureId::parse("service id", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn huge_lists_and_ids_are_refused_with_their_size_not_their_contents() {
+        let plugin = |id: &str, dependencies: usize| contract::PluginDescriptor {
+            id: id.into(),
+            version: "1.0.0".into(),
+            dependencies: (0..dependencies)
+                .map(|number| contract::Dependency {
+                    kind: contract::DependencyKind::Service,
+                    id: format!("s{number}").into(),
+                    version_req: "^1".into(),
+                    optional: false,
+                })
+                .collect(),
+            extension_points: Default::default(),
+            services: Default::default(),
+            config_schema: "".into(),
+        };
+        let registration = |plugins: Vec<contract::PluginDescriptor>| contract::Registration {
+            plugins: plugins.into(),
+            modules: Default::default(),
+        };
+
+        let many = validate(registration(vec![plugin("a", MAX_ENTRIES + 1)]));
+        assert_eq!(
+            many.unwrap_err().to_string(),
+            "plugin `a` lists 1025 dependencies, more than the 1024 allowed; the library is \
+             damaged or declares far too much"
+        );
+        let long = "a".repeat(1_000_000);
+        let error = validate(registration(vec![plugin(&long, 0)]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.len() < 300, "{}", &error[..300]);
+        assert!(
+            error.ends_with("… (1000000 bytes)` is not a valid id: use at most 100 characters")
+        );
+        let plugins = (0..=MAX_FEATURES)
+            .map(|n| plugin(&format!("p{n}"), 0))
+            .collect();
+        assert!(matches!(
+            validate(registration(plugins)),
+            Err(RegisterError::TooMany { count: 257, .. })
+        ));
+    }
+
+    mod properties {
+        use proptest::{
+            prelude::*,
+            test_runner::{Config, RngSeed},
+        };
+
+        use super::super::*;
+
+        fn config() -> Config {
+            Config {
+                cases: 256,
+                rng_seed: RngSeed::Fixed(0x7265_6769_7374_6572),
+                failure_persistence: None,
+                ..Config::default()
+            }
+        }
+
+        /// Text that is sometimes an id, sometimes almost one.
+        fn text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "[a-z][a-z0-9-]{0,12}",
+                "[a-z]{1,6}\\.[a-z]{1,6}",
+                "\\PC{0,16}"
+            ]
+        }
+
+        fn dependency() -> impl Strategy<Value = contract::Dependency> {
+            (
+                0_u8..3,
+                text(),
+                prop_oneof!["\\^1", "\\PC{0,8}"],
+                any::<bool>(),
+            )
+                .prop_map(|(kind, id, version_req, optional)| contract::Dependency {
+                    kind: match kind {
+                        0 => contract::DependencyKind::Plugin,
+                        1 => contract::DependencyKind::Service,
+                        _ => contract::DependencyKind::ExtensionPoint,
+                    },
+                    id: id.into(),
+                    version_req: version_req.into(),
+                    optional,
+                })
+        }
+
+        fn plugin() -> impl Strategy<Value = contract::PluginDescriptor> {
+            (
+                text(),
+                prop_oneof!["1\\.0\\.0", "\\PC{0,8}"],
+                prop::collection::vec(dependency(), 0..4),
+                prop_oneof!["", "\\{\\}", "\\PC{0,12}"],
+            )
+                .prop_map(|(id, version, dependencies, schema)| {
+                    contract::PluginDescriptor {
+                        id: id.into(),
+                        version: version.into(),
+                        dependencies: dependencies.into(),
+                        extension_points: Default::default(),
+                        services: Default::default(),
+                        config_schema: schema.into(),
+                    }
+                })
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn any_registration_validates_or_is_refused_with_a_reason(
+                plugins in prop::collection::vec(plugin(), 0..4),
+            ) {
+                let registration = contract::Registration {
+                    plugins: plugins.into(),
+                    modules: Default::default(),
+                };
+                match validate(registration) {
+                    Ok(features) => prop_assert!(features.plugins.len() < 4),
+                    Err(error) => prop_assert!(!error.to_string().is_empty()),
+                }
+            }
         }
     }
 }

@@ -135,10 +135,7 @@ pub fn render_table(reports: &[LibraryReport]) -> String {
                 .as_ref()
                 .map(|version| format!("interface {version}")),
             report.sdk.as_ref().map(|version| format!("sdk {version}")),
-            report
-                .sha256
-                .as_ref()
-                .map(|hash| format!("sha256 {}", &hash[..16.min(hash.len())])),
+            report.sha256.as_ref().map(|hash| format!("sha256 {hash}")),
         ]
         .into_iter()
         .flatten()

@@ -146,6 +146,11 @@ fn a_pinned_hash_must_match_by_file_name_or_plugin_id() {
     assert_exit(&output, 1);
     let table = stdout(&output);
     assert_ok(&table, &good);
+    let inspected = stdout(&run_greenroom(&["inspect", good.as_str()]));
+    assert!(
+        inspected.contains(&format!("sha256 {}", hash(&good))),
+        "inspect shows the whole hash a pin needs: {inspected}"
+    );
     assert_refused(
         &table,
         &other,
