@@ -303,6 +303,26 @@ fn a_service_provided_by_two_plugins_is_a_duplicate_named_the_same_in_every_orde
 }
 
 #[test]
+fn a_plugin_providing_one_of_the_hosts_own_services_is_refused_not_ignored() {
+    let specimens = [Plugin("specimen-0001"), Plugin("specimen-0002")];
+    let spec = "\
+        specimen-0001 provides service core.cache 1.0.0\n\
+        specimen-0002 needs service core.cache ^1\n";
+
+    let (code, printed) = check("host-service", &specimens, spec);
+
+    assert_eq!(code, 1, "{printed}");
+    assert_eq!(
+        printed,
+        problems(&[
+            "plugin `specimen-0001` provides service `core.cache`, which the host provides \
+             itself and does not let a plugin replace or wrap yet (its callers would still get \
+             the host's); give the plugin's service an id of its own"
+        ])
+    );
+}
+
+#[test]
 fn a_module_without_its_plugin_is_a_warning_and_the_plan_still_stands() {
     let specimens = [
         Plugin("specimen-0001"),

@@ -92,6 +92,14 @@ pub enum Problem {
         /// The extension point.
         id: String,
     },
+    /// A feature that provides or wraps one of the host's own services,
+    /// which the host does not hand over.
+    HostService {
+        /// The feature.
+        provider: Node,
+        /// The service.
+        id: String,
+    },
     /// A module that uses another plugin's extension point.
     ForeignExtensionPoint {
         /// The module.
@@ -172,6 +180,12 @@ impl fmt::Display for Problem {
                 f,
                 "{plugin} depends on extension point `{id}`, but only modules may use \
                  extension points; move that code into a module"
+            ),
+            Self::HostService { provider, id } => write!(
+                f,
+                "{provider} provides service `{id}`, which the host provides itself and does not \
+                 let a plugin replace or wrap yet (its callers would still get the host's); give \
+                 the plugin's service an id of its own"
             ),
             Self::ForeignExtensionPoint { module, id, owner } => write!(
                 f,

@@ -140,6 +140,21 @@ impl<'a> Resolver<'a> {
                 version: service.version.clone(),
                 multiton: service.multiton,
             };
+            let host_provides = self
+                .services
+                .get(service.id.as_str())
+                .is_some_and(|existing| {
+                    existing
+                        .iter()
+                        .any(|other| other.provider == Provider::Host)
+                });
+            if host_provides {
+                self.problems.push(Problem::HostService {
+                    provider: node.clone(),
+                    id: service.id.to_string(),
+                });
+                continue;
+            }
             if service.wraps {
                 if let Some(other) = self.wrappers.get(service.id.as_str()) {
                     self.problems.push(Problem::Duplicate {
@@ -163,10 +178,6 @@ impl<'a> Resolver<'a> {
                     second: node.to_string(),
                 });
                 continue;
-            }
-            // A plugin's single implementation replaces the host's default.
-            if !provision.multiton {
-                existing.retain(|other| other.provider != Provider::Host);
             }
             existing.push(provision);
         }
