@@ -1,7 +1,10 @@
 //! The test kit: a host in process with plugin files and linked-in mocks,
 //! its startup report and its captured logs.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
 
 use abi_stable::{sabi_trait::TD_Opaque, std_types::RString};
 use greenroom_fixture_counter_interface::{Counter, CounterBox, SERVICE_ID, VERSION};
@@ -490,6 +493,124 @@ fn a_service_method_that_panics_inside_contain_answers_an_error() {
         assert!(
             outcomes[1].starts_with("refused: ") && outcomes[1].contains("the text is a number"),
             "{outcomes:?}"
+        );
+        assert_eq!(backend.stop().await, Vec::<String>::new());
+    });
+}
+
+/// What the replacement cache of the next test saw: (namespace, key) of
+/// each `set`, and the entries.
+static REPLACED_CACHE: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// A cache kept by a plugin in place of the host's.
+struct MapCache(std::sync::Mutex<std::collections::HashMap<(String, String), Vec<u8>>>);
+
+impl greenroom_contract::CacheService for MapCache {
+    fn get(
+        &self,
+        namespace: RString,
+        key: RString,
+    ) -> abi_stable::std_types::RResult<
+        abi_stable::std_types::ROption<abi_stable::std_types::RVec<u8>>,
+        greenroom_sdk::PluginError,
+    > {
+        greenroom_sdk::contain(|| {
+            let entries = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            entries
+                .get(&(namespace.into_string(), key.into_string()))
+                .map(|value| value.clone().into())
+                .into()
+        })
+    }
+
+    fn set(
+        &self,
+        namespace: RString,
+        key: RString,
+        value: abi_stable::std_types::RVec<u8>,
+        _ttl_ms: u64,
+    ) -> abi_stable::std_types::RResult<(), greenroom_sdk::PluginError> {
+        greenroom_sdk::contain(|| {
+            let entry = (namespace.into_string(), key.into_string());
+            REPLACED_CACHE
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(entry.clone());
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(entry, value.into_vec());
+        })
+    }
+
+    fn delete(
+        &self,
+        namespace: RString,
+        key: RString,
+    ) -> abi_stable::std_types::RResult<(), greenroom_sdk::PluginError> {
+        greenroom_sdk::contain(|| {
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&(namespace.into_string(), key.into_string()));
+        })
+    }
+}
+
+fn register_map_cache(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin
+        .provides_service("core.cache", "1.0.0", ServiceScope::Root)
+        .init(|context| async move {
+            let cache = greenroom_contract::CacheServiceBox::from_value(
+                MapCache(std::sync::Mutex::default()),
+                TD_Opaque,
+            );
+            context.provide("core.cache", "1.0.0", cache)
+        });
+    Ok(())
+}
+
+fn register_cache_user(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin
+        .depends_on_service("core.cache", "^1")
+        .init(|context| async move {
+            let cache = context.cache();
+            cache.set("greeting", b"hello", Duration::from_secs(60));
+            match cache.get("greeting") {
+                Some(value) if value == b"hello" => Ok(()),
+                other => Err(Error::msg(format!("the cache gave back {other:?}"))),
+            }
+        });
+    Ok(())
+}
+
+#[test]
+fn a_plugin_replaces_the_hosts_cache_for_the_plugins_that_depend_on_it() {
+    runtime().block_on(async {
+        let replacement = greenroom_sdk::root_module! {
+            plugins: { "map-cache" => register_map_cache }
+        };
+        let user = greenroom_sdk::root_module! { plugins: { "cache-user" => register_cache_user } };
+        let backend = TestBackend::builder()
+            .add_static("map-cache", replacement)
+            .add_static("cache-user", user)
+            .start()
+            .await
+            .expect("the backend starts");
+
+        let started = backend
+            .report()
+            .plugin("cache-user")
+            .expect("cache-user is reported");
+        assert_eq!(
+            started.status,
+            FeatureStatus::Started,
+            "{:?}",
+            started.error
+        );
+        assert_eq!(
+            *REPLACED_CACHE.lock().unwrap_or_else(|p| p.into_inner()),
+            [("cache-user".to_string(), "greeting".to_string())]
         );
         assert_eq!(backend.stop().await, Vec::<String>::new());
     });

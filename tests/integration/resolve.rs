@@ -306,8 +306,8 @@ fn a_service_provided_by_two_plugins_is_a_duplicate_named_the_same_in_every_orde
 fn a_plugin_providing_one_of_the_hosts_own_services_is_refused_not_ignored() {
     let specimens = [Plugin("specimen-0001"), Plugin("specimen-0002")];
     let spec = "\
-        specimen-0001 provides service core.cache 1.0.0\n\
-        specimen-0002 needs service core.cache ^1\n";
+        specimen-0001 provides service core.scheduler 1.0.0\n\
+        specimen-0002 needs service core.scheduler ^1\n";
 
     let (code, printed) = check("host-service", &specimens, spec);
 
@@ -315,9 +315,10 @@ fn a_plugin_providing_one_of_the_hosts_own_services_is_refused_not_ignored() {
     assert_eq!(
         printed,
         problems(&[
-            "plugin `specimen-0001` provides service `core.cache`, which the host provides \
-             itself and does not let a plugin replace or wrap yet (its callers would still get \
-             the host's); give the plugin's service an id of its own"
+            "plugin `specimen-0001` provides service `core.scheduler`, which the host provides \
+             itself; of the host's services only core.cache may be replaced (by one plugin, not \
+             wrapped), since callers of the others would still get the host's; give the \
+             plugin's service an id of its own"
         ])
     );
 }

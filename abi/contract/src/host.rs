@@ -194,6 +194,35 @@ pub struct Extension {
     pub object: ServiceObject,
 }
 
+/// The id of the host's cache service, the one host service a plugin may
+/// replace: callers that declare a dependency on it get the plugin's.
+pub const CACHE_SERVICE: &str = "core.cache";
+
+/// A cache a plugin provides in place of the host's (service
+/// [`CACHE_SERVICE`]). Each caller's entries live in a namespace of their
+/// own, the caller's plugin id.
+#[sabi_trait]
+pub trait CacheService: Send + Sync {
+    /// The bytes under `key` in `namespace`, unless absent or expired.
+    fn get(&self, namespace: RString, key: RString) -> RResult<ROption<RVec<u8>>, PluginError>;
+
+    /// Stores `value` under `key` in `namespace` for `ttl_ms` milliseconds.
+    fn set(
+        &self,
+        namespace: RString,
+        key: RString,
+        value: RVec<u8>,
+        ttl_ms: u64,
+    ) -> RResult<(), PluginError>;
+
+    /// Removes `key` from `namespace`.
+    #[sabi(last_prefix_field)]
+    fn delete(&self, namespace: RString, key: RString) -> RResult<(), PluginError>;
+}
+
+/// A replacement cache as it crosses the boundary.
+pub type CacheServiceBox = CacheService_TO<'static, RBox<()>>;
+
 /// Makes one instance of a plugin-scoped service for each consumer.
 #[sabi_trait]
 pub trait ServiceFactory: Send + Sync {

@@ -40,8 +40,9 @@ pub use descriptor::{
 };
 pub use error::{ErrorCode, PluginError};
 pub use host::{
-    ConfigOrigin, ConfigSubscriberBox, DatabaseSettings, Extension, HookBox, HostApi, HostApi_TO,
-    HostBox, LayoutRef, LogLevel, LogRecord, RootMoment, ServiceFactoryBox, ServiceObject, TaskBox,
+    CACHE_SERVICE, CacheService, CacheService_TO, CacheServiceBox, ConfigOrigin,
+    ConfigSubscriberBox, DatabaseSettings, Extension, HookBox, HostApi, HostApi_TO, HostBox,
+    LayoutRef, LogLevel, LogRecord, RootMoment, ServiceFactoryBox, ServiceObject, TaskBox,
     TaskSchedule,
 };
 pub use root::{PluginModule, PluginModuleRef};

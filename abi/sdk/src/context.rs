@@ -12,7 +12,8 @@ use abi_stable::{
 };
 use async_ffi::{FfiFuture, FutureExt as _};
 use greenroom_contract::{
-    ConfigOrigin, ErrorCode, HostBox, PluginError, RootMoment, TaskSchedule,
+    CACHE_SERVICE, CacheServiceBox, ConfigOrigin, ErrorCode, HostBox, PluginError, RootMoment,
+    TaskSchedule,
     host::{ConfigSubscriber, ConfigSubscriber_TO, Hook_TO, Task_TO},
     http::HttpHandlerBox,
 };
@@ -102,10 +103,19 @@ impl Context {
     }
 
     /// The plugin's cache: one namespace per plugin, entries with a time to
-    /// live, kept by the host (so they survive the plugin's reloads).
+    /// live, kept by the host (so they survive the plugin's reloads), or by
+    /// the plugin that provides `core.cache` in the host's place when this
+    /// plugin declared `depends_on_service("core.cache", "^1")`.
     pub fn cache(&self) -> Cache {
+        // Only a plugin's replacement is a service object; the host's own
+        // cache is reached through the host handle.
+        let replacement = self
+            .service::<CacheServiceBox>(CACHE_SERVICE, "^1")
+            .ok()
+            .map(|cache| (cache, self.host.plugin_id()));
         Cache {
             host: self.host.clone(),
+            replacement,
         }
     }
 
@@ -341,30 +351,59 @@ pub struct Database {
     pub schema: String,
 }
 
-/// The plugin's namespace in the host's cache.
+/// The plugin's namespace in the cache: the host's, or the one a plugin
+/// provides in its place (service `core.cache`) when this plugin declared a
+/// dependency on it.
 #[derive(Clone)]
 pub struct Cache {
     host: HostBox,
+    replacement: Option<(crate::Service<CacheServiceBox>, RString)>,
 }
 
 impl Cache {
-    /// The bytes under `key`, unless absent or expired.
+    /// The bytes under `key`, unless absent or expired (or the replacing
+    /// cache failed, which is logged).
     pub fn get(&self, key: &str) -> Option<Vec<u8>> {
-        self.host
-            .cache_get(key.into())
-            .into_option()
-            .map(RVec::into_vec)
+        match &self.replacement {
+            Some((cache, namespace)) => cache
+                .get(namespace.clone(), key.into())
+                .into_result()
+                .map_err(|error| tracing::warn!("the cache failed: {}", error.message))
+                .ok()?
+                .into_option()
+                .map(RVec::into_vec),
+            None => self
+                .host
+                .cache_get(key.into())
+                .into_option()
+                .map(RVec::into_vec),
+        }
     }
 
     /// Stores `value` under `key` for `ttl`.
     pub fn set(&self, key: &str, value: &[u8], ttl: Duration) {
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
-        self.host.cache_set(key.into(), RVec::from(value), ttl_ms);
+        match &self.replacement {
+            Some((cache, namespace)) => {
+                let stored = cache.set(namespace.clone(), key.into(), RVec::from(value), ttl_ms);
+                if let RResult::RErr(error) = stored {
+                    tracing::warn!("the cache failed: {}", error.message);
+                }
+            }
+            None => self.host.cache_set(key.into(), RVec::from(value), ttl_ms),
+        }
     }
 
     /// Removes `key`.
     pub fn delete(&self, key: &str) {
-        self.host.cache_delete(key.into());
+        match &self.replacement {
+            Some((cache, namespace)) => {
+                if let RResult::RErr(error) = cache.delete(namespace.clone(), key.into()) {
+                    tracing::warn!("the cache failed: {}", error.message);
+                }
+            }
+            None => self.host.cache_delete(key.into()),
+        }
     }
 }
 

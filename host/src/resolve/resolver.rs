@@ -148,7 +148,10 @@ impl<'a> Resolver<'a> {
                         .iter()
                         .any(|other| other.provider == Provider::Host)
                 });
-            if host_provides {
+            let replaceable = service.id.as_str() == greenroom_contract::CACHE_SERVICE
+                && !service.wraps
+                && !service.multiton;
+            if host_provides && !replaceable {
                 self.problems.push(Problem::HostService {
                     provider: node.clone(),
                     id: service.id.to_string(),
@@ -168,6 +171,8 @@ impl<'a> Resolver<'a> {
                 continue;
             }
             let existing = self.services.entry(service.id.to_string()).or_default();
+            // A plugin's cache replaces the host's.
+            existing.retain(|other| !(replaceable && other.provider == Provider::Host));
             let clash = existing.iter().find(|other| {
                 other.provider != Provider::Host && !(other.multiton && provision.multiton)
             });
