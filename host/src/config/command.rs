@@ -111,7 +111,14 @@ impl CheckReport {
         let summary = if self.errors + self.warnings == 0 {
             "configuration ok".to_string()
         } else {
-            format!("{} errors, {} warnings", self.errors, self.warnings)
+            let count = |number: usize, word: &str| {
+                format!("{number} {word}{}", if number == 1 { "" } else { "s" })
+            };
+            format!(
+                "{}, {}",
+                count(self.errors, "error"),
+                count(self.warnings, "warning")
+            )
         };
         text.push_str(&summary);
         text.push('\n');
@@ -135,27 +142,23 @@ impl CheckReport {
 pub fn check_config(config: &Config, plugins: &PluginSchemas, strict: bool) -> CheckReport {
     let mut report = CheckReport::default();
     let host_problems = check_host(config);
-    let host_failed = host_problems.iter().any(|problem| problem.is_error(strict));
+    let reported: Vec<String> = host_problems
+        .iter()
+        .map(|problem| problem.key.clone())
+        .collect();
     for problem in host_problems {
         report.finding(problem.is_error(strict), problem.to_string());
     }
-    let selection = match PluginSelection::from_config(config) {
-        Ok(selection) => selection,
-        Err(errors) => {
-            if host_failed {
-                errors
-                    .iter()
-                    .for_each(|error| report.finding(true, error.to_string()));
+    let selection = PluginSelection::from_config(config).unwrap_or_else(|_| PluginSelection::all());
+    // The settings' errors include the selection's; one about a key the
+    // schema already faulted would say the same thing again.
+    if let Err(errors) = HostSettings::from_config(config) {
+        for error in errors.iter() {
+            let text = error.to_string();
+            if !reported.iter().any(|key| names_key(&text, key)) {
+                report.finding(true, text);
             }
-            PluginSelection::all()
         }
-    };
-    // The settings repeat the selection's errors, so they are reported
-    // either here or above, never twice.
-    if !host_failed && let Err(errors) = HostSettings::from_config(config) {
-        errors
-            .iter()
-            .for_each(|error| report.finding(true, error.to_string()));
     }
 
     let checked: Vec<(&str, &Json)> = plugins
@@ -171,6 +174,13 @@ pub fn check_config(config: &Config, plugins: &PluginSchemas, strict: bool) -> C
     }
     note_unchecked(config, plugins, &mut report);
     report
+}
+
+/// Whether an error's text (`file:line: key: reason` or `key: reason`) is
+/// about `key`.
+fn names_key(text: &str, key: &str) -> bool {
+    let prefix = format!("{key}:");
+    text.starts_with(&prefix) || text.contains(&format!(" {prefix}"))
 }
 
 /// `config` as YAML with every secret hidden, including values the host's

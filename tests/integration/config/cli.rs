@@ -63,6 +63,38 @@ fn check_reports_every_problem_of_every_file_and_exits_1() {
 }
 
 #[test]
+fn config_check_reports_schema_and_setting_errors_together_once_each() {
+    let dir = scratch("config-check-all");
+    let plugins = plugins_dir_with(&dir, &[]);
+    write(
+        &dir,
+        "app-config.yaml",
+        "backend:\n  startup:\n    initTimeout: soon\n    hookTimeout: -5\n    default: \
+         explode\n  http:\n    bodyLimit: huge\n",
+    );
+
+    let output = greenroom_in(
+        &dir,
+        &["config", "check", "--plugins", plugins.as_str()],
+        &[],
+    );
+
+    assert_exit(&output, 1);
+    assert_eq!(
+        stdout(&output),
+        "error: app-config.yaml:5: backend.startup.default: expected object, found string \
+         \"explode\"\n\
+         error: app-config.yaml:7: backend.http.bodyLimit: expected integer, found string \
+         \"huge\"\n\
+         error: app-config.yaml:3: backend.startup.initTimeout: expected duration such as 30, \
+         30s, 500ms or 2m, found string \"soon\"\n\
+         error: app-config.yaml:4: backend.startup.hookTimeout: expected duration such as 30, \
+         30s, 500ms or 2m, found number -5\n\
+         4 errors, 0 warnings\n"
+    );
+}
+
+#[test]
 fn unknown_keys_warn_and_strict_makes_them_errors() {
     let dir = scratch("config-cli-strict");
     plugins_dir_with(&dir, &["configured"]);
