@@ -347,10 +347,23 @@ fn start(
         Ok(configured) => configured,
         Err(code) => return Ok(code),
     };
-    let backend = match (listen, once) {
-        (Some(address), _) => backend.listen(address),
-        (None, false) => backend.listen(settings.listen),
-        (None, true) => backend,
+    let address = match (listen, once) {
+        (Some(address), _) => Some(address),
+        (None, false) => Some(settings.listen),
+        (None, true) => None,
+    };
+    // A taken address is found before any library's constructors run.
+    if let Some(address) = address
+        && let Err(error) = std::net::TcpListener::bind(address)
+    {
+        anyhow::bail!(
+            "cannot listen on {address}: {error}; choose another address with --listen or \
+             backend.listen.port"
+        );
+    }
+    let backend = match address {
+        Some(address) => backend.listen(address),
+        None => backend,
     };
     let backend = if dev && !once {
         tracing::info!(

@@ -320,3 +320,35 @@ fn a_secret_from_the_environment_never_shows_in_output_errors_or_the_instance_en
     assert_no_secret("the instance endpoint", &instance);
     runtime.block_on(running.stop());
 }
+
+#[test]
+fn a_taken_address_stops_the_start_before_any_library_is_opened() {
+    let dir = scratch("taken-address");
+    let plugins = plugins_dir_with(&dir, &["constructor-crash"]);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let address = taken.local_addr().expect("an address");
+
+    let output = greenroom_in(
+        &dir,
+        &[
+            "start",
+            "--plugins",
+            plugins.as_str(),
+            "--listen",
+            &address.to_string(),
+        ],
+        &[],
+    );
+
+    // The library's constructor crashes the process that opens it; the
+    // start ends with the reason instead.
+    assert_exit(&output, 2);
+    assert!(
+        stderr(&output).contains(&format!(
+            "cannot listen on {address}: Address already in use (os error 98); choose another \
+             address with --listen or backend.listen.port"
+        )),
+        "{}",
+        stderr(&output)
+    );
+}
