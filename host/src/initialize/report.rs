@@ -46,7 +46,7 @@ impl ModuleResult {
             } else {
                 FeatureStatus::Failed
             },
-            duration_ms: took.as_secs_f64() * 1e3,
+            duration_ms: milliseconds(took),
             error: outcome.err(),
             failure_allowed: false,
         }
@@ -95,7 +95,7 @@ impl PluginResult {
             } else {
                 FeatureStatus::Failed
             },
-            duration_ms: took.as_secs_f64() * 1e3,
+            duration_ms: milliseconds(took),
             error: outcome.err(),
             failure_allowed: false,
             modules,
@@ -129,7 +129,7 @@ impl StartupReport {
     pub(super) fn new(plugins: Vec<PluginResult>, took: Duration) -> Self {
         Self {
             ok: !plugins.iter().any(PluginResult::aborts),
-            duration_ms: took.as_secs_f64() * 1e3,
+            duration_ms: milliseconds(took),
             plugins,
         }
     }
@@ -173,4 +173,9 @@ fn log_one(what: &str, status: FeatureStatus, duration_ms: f64, error: Option<&s
         (_, Some(error)) => tracing::error!(duration_ms, "{what} did not start: {error}"),
         (_, None) => tracing::error!(duration_ms, "{what} did not start"),
     }
+}
+
+/// `took` in milliseconds, to the microsecond.
+fn milliseconds(took: std::time::Duration) -> f64 {
+    (took.as_secs_f64() * 1e6).round() / 1e3
 }
