@@ -270,6 +270,13 @@ impl PluginJob {
             }
         }
 
+        // What the modules registered last time this plugin started is
+        // theirs to register again.
+        self.shared
+            .services
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .forget_extensions(self.id.as_str());
         let mut modules = Vec::new();
         for wave in &self.module_waves {
             let runs = wave.iter().map(|module| self.run_module(module));

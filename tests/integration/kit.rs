@@ -615,3 +615,60 @@ fn a_plugin_replaces_the_hosts_cache_for_the_plugins_that_depend_on_it() {
         assert_eq!(backend.stop().await, Vec::<String>::new());
     });
 }
+
+/// How many registrations the `points` plugin read each time it started.
+static POINTS_READ: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+
+fn register_points(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin
+        .provides_extension_point("points.words", "1.0.0")
+        .init(|context| async move {
+            let read = context.extensions::<RString>("points.words")?.len();
+            POINTS_READ
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(read);
+            Ok(())
+        });
+    Ok(())
+}
+
+fn register_adder(module: &mut greenroom_sdk::ModuleRegistrar) -> Result<(), Error> {
+    module
+        .depends_on_extension_point("points.words", "^1")
+        .init(|context| async move {
+            context.register_extension("points.words", RString::from("word"))
+        });
+    Ok(())
+}
+
+#[test]
+fn a_restarted_plugin_reads_its_modules_registrations_once_not_again_and_again() {
+    runtime().block_on(async {
+        let library = greenroom_sdk::root_module! {
+            plugins: { "points" => register_points },
+            modules: { ("points", "adder") => register_adder },
+        };
+        let mut backend = TestBackend::builder()
+            .add_static("points", library)
+            .start()
+            .await
+            .expect("the backend starts");
+
+        for _ in 0..2 {
+            let restarted = backend.restart_plugin("points").await.expect("it restarts");
+            assert_eq!(
+                restarted.status,
+                FeatureStatus::Started,
+                "{:?}",
+                restarted.error
+            );
+        }
+
+        assert_eq!(
+            *POINTS_READ.lock().unwrap_or_else(|p| p.into_inner()),
+            [1, 1, 1]
+        );
+        assert_eq!(backend.stop().await, Vec::<String>::new());
+    });
+}

@@ -79,12 +79,17 @@ impl Services {
             });
         }
         self.provided.retain(|_, provisions| !provisions.is_empty());
+        for plugin_id in plugin_ids {
+            self.forget_extensions(plugin_id);
+        }
+    }
+
+    /// Forgets what the modules of plugin `plugin_id` registered into
+    /// extension points, before they initialize again.
+    pub(crate) fn forget_extensions(&mut self, plugin_id: &str) {
         for registrations in self.extensions.values_mut() {
-            registrations.retain(|registration| {
-                !plugin_ids
-                    .iter()
-                    .any(|id| registration.module.plugin_id().as_str() == id)
-            });
+            registrations
+                .retain(|registration| registration.module.plugin_id().as_str() != plugin_id);
         }
         self.extensions
             .retain(|_, registrations| !registrations.is_empty());

@@ -5,6 +5,10 @@
 //! a [`WatchKind`]; changes arrive on one channel, each batch tagged with
 //! the kinds it concerns. Directories are watched rather than files, so
 //! that a file replaced by renaming (as editors save) is still seen.
+//!
+//! Only changes count: the system also reports that a file was opened and
+//! read, and the host reads the files it watches, so counting those would
+//! make each reading cause the next.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -13,9 +17,8 @@ use std::{
 };
 
 use camino::{Utf8Path, Utf8PathBuf};
-use notify_debouncer_mini::{
-    DebounceEventResult, Debouncer, new_debouncer,
-    notify::{self, RecommendedWatcher, RecursiveMode},
+use notify_debouncer_mini::notify::{
+    self, EventKind, RecommendedWatcher, RecursiveMode, Watcher as _,
 };
 use tokio::sync::mpsc;
 
@@ -65,7 +68,7 @@ pub enum WatchError {
 
 /// The host's file watcher; dropping it stops watching.
 pub struct Watcher {
-    debouncer: Debouncer<RecommendedWatcher>,
+    watcher: RecommendedWatcher,
     files: std::sync::Arc<std::sync::Mutex<BTreeMap<PathBuf, WatchKind>>>,
     directories: BTreeSet<Utf8PathBuf>,
 }
@@ -84,6 +87,55 @@ fn kind_of(known: &BTreeMap<PathBuf, WatchKind>, path: &std::path::Path) -> Opti
         .flatten()
 }
 
+/// Whether an event reports a change to a file, not just its use.
+fn is_change(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Any | EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_)
+    )
+}
+
+/// Gathers changed paths until they have been quiet for [`DEBOUNCE`], then
+/// sends the batch, tagged with the kinds of the watched files; ends when
+/// the watcher is dropped.
+fn debounce(
+    changes: &std::sync::mpsc::Receiver<PathBuf>,
+    known: &std::sync::Mutex<BTreeMap<PathBuf, WatchKind>>,
+    sender: &mpsc::UnboundedSender<Changed>,
+) {
+    use std::sync::mpsc::RecvTimeoutError;
+
+    while let Ok(first) = changes.recv() {
+        let mut paths = BTreeSet::from([first]);
+        loop {
+            match changes.recv_timeout(DEBOUNCE) {
+                Ok(path) => {
+                    paths.insert(path);
+                }
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+        let known = known
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut changed = Changed {
+            files: BTreeMap::new(),
+        };
+        for path in paths {
+            let Some(kind) = kind_of(&known, &path) else {
+                continue;
+            };
+            if let Ok(path) = Utf8PathBuf::from_path_buf(path) {
+                changed.files.entry(kind).or_default().insert(path);
+            }
+        }
+        if !changed.files.is_empty() && sender.send(changed).is_err() {
+            return;
+        }
+    }
+}
+
 impl Watcher {
     /// Starts a watcher whose batches of changes arrive on the returned
     /// channel.
@@ -97,34 +149,23 @@ impl Watcher {
         let files: std::sync::Arc<std::sync::Mutex<BTreeMap<PathBuf, WatchKind>>> =
             std::sync::Arc::default();
         let known = files.clone();
-        let debouncer = new_debouncer(DEBOUNCE, move |result: DebounceEventResult| {
-            let events = match result {
-                Ok(events) => events,
-                Err(error) => {
-                    tracing::warn!(%error, "the file watcher reported an error");
-                    return;
+        let (changed_paths, changes) = std::sync::mpsc::channel::<PathBuf>();
+        let watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
+                Ok(event) if is_change(&event.kind) => {
+                    for path in event.paths {
+                        let _ = changed_paths.send(path);
+                    }
                 }
-            };
-            let known = known
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let mut changed = Changed {
-                files: BTreeMap::new(),
-            };
-            for event in events {
-                let Some(kind) = kind_of(&known, &event.path) else {
-                    continue;
-                };
-                if let Ok(path) = Utf8PathBuf::from_path_buf(event.path) {
-                    changed.files.entry(kind).or_default().insert(path);
-                }
-            }
-            if !changed.files.is_empty() {
-                let _ = sender.send(changed);
-            }
-        })?;
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "the file watcher reported an error"),
+            })?;
+        std::thread::Builder::new()
+            .name("greenroom-watch".to_string())
+            .spawn(move || debounce(&changes, &known, &sender))
+            .map_err(|error| notify::Error::generic(&error.to_string()))?;
         let watcher = Self {
-            debouncer,
+            watcher,
             files,
             directories: BTreeSet::new(),
         };
@@ -176,8 +217,7 @@ impl Watcher {
         if !self.directories.insert(directory.clone()) {
             return Ok(());
         }
-        self.debouncer
-            .watcher()
+        self.watcher
             .watch(directory.as_std_path(), RecursiveMode::NonRecursive)
             .map_err(|source| WatchError::Watch {
                 path: directory,
@@ -208,4 +248,24 @@ fn absolute(path: &Utf8Path) -> Result<Utf8PathBuf, WatchError> {
             source: std::io::Error::other("the working directory is not UTF-8"),
         })?;
     Ok(working.join(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RemoveKind};
+
+    use super::*;
+
+    #[test]
+    fn opening_and_reading_a_watched_file_is_no_change() {
+        assert!(!is_change(&EventKind::Access(AccessKind::Open(
+            AccessMode::Any
+        ))));
+        assert!(!is_change(&EventKind::Access(AccessKind::Close(
+            AccessMode::Read
+        ))));
+        assert!(is_change(&EventKind::Create(CreateKind::File)));
+        assert!(is_change(&EventKind::Modify(ModifyKind::Any)));
+        assert!(is_change(&EventKind::Remove(RemoveKind::File)));
+    }
 }
