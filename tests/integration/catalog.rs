@@ -56,6 +56,12 @@ struct Host {
 
 impl Host {
     fn start(dir: &Utf8Path, plugins: &Utf8Path, catalog: &str) -> Self {
+        Self::start_with(dir, plugins, catalog, false)
+    }
+
+    /// As [`Host::start`], taking plugin files replaced while it runs as
+    /// new generations when `follow` is set.
+    fn start_with(dir: &Utf8Path, plugins: &Utf8Path, catalog: &str, follow: bool) -> Self {
         let config = format!(
             "backend:\n  auth:\n    externalAccess:\n      - type: static\n        options:\n          \
              token: {TOKEN}\n          subject: tester\n  database:\n    directory: {dir}/data\n\
@@ -68,6 +74,7 @@ impl Host {
             .expect("the configuration is valid")
             .plugins_dir(plugins)
             .private_dir(dir)
+            .watch_plugins(follow)
             .listen(([127, 0, 0, 1], 0).into());
         let runtime = tokio::runtime::Runtime::new().expect("a runtime starts");
         let running = runtime
@@ -105,6 +112,25 @@ impl Host {
             let entities = entities.as_array().cloned().unwrap_or_default();
             (entities.len() == count).then_some(entities)
         })
+    }
+
+    /// Waits for the next plugin files replaced and applies them, as the
+    /// `greenroom` binary does in development; what became of each.
+    fn follow_plugin_files(&mut self) -> Vec<String> {
+        let running = self.running.as_mut().expect("the host runs");
+        let outcomes = self.runtime.block_on(async {
+            tokio::time::timeout(
+                std::time::Duration::from_secs(60),
+                running.follow_plugin_files(),
+            )
+            .await
+            .expect("a change arrives")
+            .expect("the plugins directory is followed")
+        });
+        outcomes
+            .iter()
+            .map(|outcome| format!("{outcome:?}"))
+            .collect()
     }
 
     fn stop(mut self) {
@@ -784,5 +810,59 @@ fn malformed_catalog_and_search_requests_get_clear_json_errors() {
     }
     let (status, headers_and_body) = host.call("DELETE", "/catalog/entities", None);
     assert_eq!(status, 405, "{headers_and_body}");
+    host.stop();
+}
+
+#[test]
+fn what_a_reloaded_catalog_saves_is_there_after_a_restart() {
+    let dir = scratch("catalog-reloaded");
+    let plugins = plugins_dir(&dir, &["catalog", "catalog-module-files"]);
+    let files = dir.join("files");
+    std::fs::create_dir_all(&files).expect("scratch directories can be created");
+    save(&files, "all.yaml", &component("first"));
+    let catalog = location(&files.join("all.yaml"));
+    let mut host = Host::start_with(&dir, &plugins, &catalog, true);
+    host.entities_once(2);
+
+    // A new build of the catalog, renamed over the old one: a second copy
+    // of the library (and of SQLite) runs beside the first until the swap.
+    let mut bytes = std::fs::read(plugins.join("catalog.so")).expect("the library reads");
+    bytes.extend_from_slice(b"\nanother build\n");
+    std::fs::write(dir.join(".catalog.so.new"), bytes).expect("written");
+    std::fs::rename(dir.join(".catalog.so.new"), plugins.join("catalog.so")).expect("renamed");
+    let applied = host.follow_plugin_files();
+    assert_eq!(applied, ["Ok(Reloaded([\"catalog\"]))"]);
+    save(
+        &files,
+        "all.yaml",
+        &format!("{}---\n{}", component("first"), component("second")),
+    );
+    let served = host.entities_once(3);
+    host.stop();
+
+    let alone = scratch("catalog-reloaded-alone");
+    let catalog_only = plugins_dir(&alone, &["catalog"]);
+    let restarted = Host::start(&dir, &catalog_only, &catalog);
+    let saved = restarted.get("/catalog/entities");
+    restarted.stop();
+    assert_eq!(saved.as_array(), Some(&served));
+}
+
+#[test]
+fn an_unreadable_database_is_set_aside_and_the_catalog_starts_afresh() {
+    let dir = scratch("catalog-corrupt");
+    let plugins = plugins_dir(&dir, &["catalog", "catalog-module-files"]);
+    let database = dir.join("data/catalog");
+    std::fs::create_dir_all(&database).expect("scratch directories can be created");
+    std::fs::write(database.join("database.sqlite"), vec![0x5a_u8; 8192]).expect("written");
+    let files = dir.join("files");
+    std::fs::create_dir_all(&files).expect("scratch directories can be created");
+    save(&files, "all.yaml", &component("fresh"));
+
+    let host = Host::start(&dir, &plugins, &location(&files.join("all.yaml")));
+
+    let entities = host.entities_once(2);
+    assert!(refs(&entities).contains(&"component:default/fresh".to_string()));
+    assert!(database.join("database.sqlite.unreadable").is_file());
     host.stop();
 }

@@ -30,6 +30,9 @@ use greenroom_sdk::{
 
 use crate::watch::Watch;
 
+/// How many times one refresh reads while the watch keeps growing.
+const MAX_READS: usize = 3;
+
 greenroom_sdk::export! {
     executor: greenroom_sdk_tokio::EXECUTOR,
     modules: { ("catalog", "files") => register },
@@ -92,21 +95,28 @@ impl FileProvider {
     /// Reads every location and applies the result, then watches the
     /// directories of every file read.
     fn read_and_apply(self: &Arc<Self>) -> Result<(), String> {
-        let Some(connection) = lock(&self.connection).clone() else {
-            return Ok(());
-        };
-        let read = read::read_all(&self.roots, &mut lock(&self.last_read));
-        let directories = read.directories();
-        connection
-            .apply_full(read.mutation)
-            .into_result()
-            .map_err(|error| error.message.into_string())?;
-        let mut watch = lock(&self.watch);
-        if self.stopped.load(Ordering::SeqCst) {
-            return Ok(());
+        // A directory is watched only once a read found it, so a change
+        // made between that read and the watch would be missed: read again
+        // whenever the watch grew (a few times at most, for new trees).
+        for _ in 0..MAX_READS {
+            let Some(connection) = lock(&self.connection).clone() else {
+                return Ok(());
+            };
+            let read = read::read_all(&self.roots, &mut lock(&self.last_read));
+            let directories = read.directories();
+            connection
+                .apply_full(read.mutation)
+                .into_result()
+                .map_err(|error| error.message.into_string())?;
+            let mut watch = lock(&self.watch);
+            if self.stopped.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            let watch = watch.get_or_insert_with(|| Watch::new(Arc::downgrade(self)));
+            if watch.follow(&directories) == 0 {
+                break;
+            }
         }
-        let watch = watch.get_or_insert_with(|| Watch::new(Arc::downgrade(self)));
-        watch.follow(&directories);
         Ok(())
     }
 

@@ -52,21 +52,25 @@ impl Watch {
         }
     }
 
-    /// Watches each of `directories` not watched yet.
-    pub(crate) fn follow(&mut self, directories: &BTreeSet<PathBuf>) {
+    /// Watches each of `directories` not watched yet; how many it began
+    /// to watch.
+    pub(crate) fn follow(&mut self, directories: &BTreeSet<PathBuf>) -> usize {
         let Some(watcher) = &mut self.watcher else {
-            return;
+            return 0;
         };
+        let mut added = 0;
         for directory in directories.difference(&self.watched.clone()) {
             match watcher.watch(directory, RecursiveMode::NonRecursive) {
                 Ok(()) => {
                     self.watched.insert(directory.clone());
+                    added += 1;
                 }
                 Err(error) => {
                     tracing::warn!(directory = %directory.display(), "cannot watch: {error}");
                 }
             }
         }
+        added
     }
 }
 

@@ -37,7 +37,7 @@ use crate::{
     reader::Reader,
     service::{CatalogService, Provider},
     snapshot::Snapshot,
-    store::Store,
+    store::{Store, Stored},
 };
 
 greenroom_sdk::export! {
@@ -137,7 +137,7 @@ async fn init(context: Context) -> Result<(), Error> {
         processors = processors.len(),
         "serving the entities saved last while the providers read their sources"
     );
-    let engine = Engine::new(processors, reader, Some(store), &snapshot);
+    let engine = Engine::new(processors, reader, store, &snapshot);
     let state = Arc::new(State {
         served: RwLock::new(Arc::new(snapshot)),
         engine: Mutex::new(engine),
@@ -192,8 +192,11 @@ fn contributions(context: &Context) -> Result<(Vec<Provider>, Vec<Processor>), E
     Ok((providers, processors))
 }
 
-/// Opens the catalog's database and reads what it served last.
-fn open_store(context: &Context) -> Result<(Store, Snapshot), Error> {
+/// Opens the catalog's database and reads what it served last. The
+/// database only keeps what was served, so one that cannot be read is set
+/// aside and the catalog starts empty; one that cannot be opened at all
+/// leaves the catalog serving without saving.
+fn open_store(context: &Context) -> Result<(Option<Store>, Snapshot), Error> {
     let database = context.database()?;
     if database.client != "sqlite" {
         return Err(Error::msg(format!(
@@ -202,10 +205,28 @@ fn open_store(context: &Context) -> Result<(Store, Snapshot), Error> {
             database.client
         )));
     }
-    let store = Store::open(&database.connection).map_err(Error::msg)?;
-    let stored = store.load().map_err(Error::msg)?;
+    let path = &database.connection;
+    let opened = Store::open(path).and_then(|store| Ok((store.load()?, store)));
+    let (stored, store) = match opened {
+        Ok(opened) => opened,
+        Err(error) => {
+            let aside = format!("{path}.unreadable");
+            tracing::warn!(
+                "{error}; it only keeps what was served last, so it is moved to {aside} and \
+                 the catalog starts empty"
+            );
+            let _ = std::fs::rename(path, &aside);
+            match Store::open(path) {
+                Ok(store) => (Stored::default(), store),
+                Err(error) => {
+                    tracing::error!("{error}; the catalog serves without saving");
+                    return Ok((None, Snapshot::default()));
+                }
+            }
+        }
+    };
     let snapshot = Snapshot::new(stored.entities, stored.errors, stored.locations, 0);
-    Ok((store, snapshot))
+    Ok((Some(store), snapshot))
 }
 
 /// `catalog.processingInterval` (`{seconds}` or `{minutes}`), or the

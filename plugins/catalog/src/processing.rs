@@ -55,6 +55,8 @@ pub(crate) struct Engine {
     logged: HashSet<(String, String)>,
     /// Each entity as last processed, by ref key.
     previous: HashMap<String, Processed>,
+    /// Whether what is served could not be saved.
+    unsaved: bool,
 }
 
 impl Engine {
@@ -82,6 +84,7 @@ impl Engine {
             uids,
             logged: HashSet::new(),
             previous: HashMap::new(),
+            unsaved: false,
         }
     }
 
@@ -90,8 +93,7 @@ impl Engine {
     ///
     /// # Errors
     ///
-    /// Returns the reason when the result could not be saved; what is
-    /// served then stays as it was.
+    /// None yet: a result that cannot be saved is served all the same.
     pub(crate) fn apply(
         &mut self,
         provider: usize,
@@ -100,12 +102,20 @@ impl Engine {
     ) -> Result<(), String> {
         self.provided.insert(provider, mutation);
         let stored = self.build();
-        if same(&served.read().unwrap_or_else(|p| p.into_inner()), &stored) {
+        if !self.unsaved && same(&served.read().unwrap_or_else(|p| p.into_inner()), &stored) {
             tracing::debug!("catalog refreshed: nothing changed");
             return Ok(());
         }
         if let Some(store) = &mut self.store {
-            store.save(&stored)?;
+            // What was read is served even when it cannot be saved; the
+            // next refresh tries again.
+            self.unsaved = match store.save(&stored) {
+                Ok(()) => false,
+                Err(error) => {
+                    tracing::error!("{error}; serving what was read, saving again next refresh");
+                    true
+                }
+            };
         }
         self.log_new_errors(&stored.errors);
         let mut served = served

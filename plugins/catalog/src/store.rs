@@ -19,8 +19,16 @@ pub(crate) struct Stored {
 }
 
 /// The catalog's SQLite database.
+///
+/// No connection stays open. A reloaded catalog is a second copy of this
+/// library, with its own copy of SQLite, beside the first until the swap;
+/// two copies of SQLite in one process do not see each other's locks, so
+/// each use takes a lock of its own on `<file>.lock` (which does exclude
+/// another open file in the same process), opens the database, works and
+/// closes it. The journal is a plain rollback journal: a write-ahead log
+/// would be deleted by whichever copy closed last.
 pub(crate) struct Store {
-    connection: Connection,
+    path: String,
 }
 
 impl Store {
@@ -31,17 +39,12 @@ impl Store {
     /// Returns SQLite's reason when the file cannot be opened or its tables
     /// made.
     pub(crate) fn open(path: &str) -> Result<Self, String> {
-        let connection = Connection::open(path)
-            .map_err(|error| format!("cannot open the catalog database {path}: {error}"))?;
-        // A reloaded catalog's new generation writes while the old one may
-        // still finish a refresh: wait for the other writer, do not fail.
-        connection
-            .busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(|error| format!("cannot configure the catalog database {path}: {error}"))?;
-        connection
-            .execute_batch(
-                "PRAGMA journal_mode = WAL;
-                 CREATE TABLE IF NOT EXISTS entities (
+        let store = Self {
+            path: path.to_string(),
+        };
+        store.with_connection(|connection| {
+            connection.execute_batch(
+                "CREATE TABLE IF NOT EXISTS entities (
                      position INTEGER PRIMARY KEY,
                      body TEXT NOT NULL
                  );
@@ -54,8 +57,8 @@ impl Store {
                      body TEXT NOT NULL
                  );",
             )
-            .map_err(|error| format!("cannot prepare the catalog database {path}: {error}"))?;
-        Ok(Self { connection })
+        })?;
+        Ok(store)
     }
 
     /// Reads what was stored last.
@@ -64,10 +67,12 @@ impl Store {
     ///
     /// Returns SQLite's reason, or names a row that is not valid JSON.
     pub(crate) fn load(&self) -> Result<Stored, String> {
-        Ok(Stored {
-            entities: self.rows("entities")?,
-            errors: self.rows("processing_errors")?,
-            locations: self.rows("locations")?,
+        self.with_connection(|connection| {
+            Ok(Stored {
+                entities: rows(connection, "entities")?,
+                errors: rows(connection, "processing_errors")?,
+                locations: rows(connection, "locations")?,
+            })
         })
     }
 
@@ -77,35 +82,66 @@ impl Store {
     ///
     /// Returns SQLite's reason; nothing changed then.
     pub(crate) fn save(&mut self, stored: &Stored) -> Result<(), String> {
-        let failed = |error: rusqlite::Error| format!("cannot save the catalog: {error}");
-        let transaction = self.connection.transaction().map_err(failed)?;
-        replace(&transaction, "entities", &stored.entities).map_err(failed)?;
-        replace(&transaction, "processing_errors", &stored.errors).map_err(failed)?;
-        replace(&transaction, "locations", &stored.locations).map_err(failed)?;
-        transaction.commit().map_err(failed)
+        self.with_connection(|connection| {
+            let transaction = connection.transaction()?;
+            replace(&transaction, "entities", &stored.entities)?;
+            replace(&transaction, "processing_errors", &stored.errors)?;
+            replace(&transaction, "locations", &stored.locations)?;
+            transaction.commit()
+        })
     }
 
-    fn rows<T: serde::de::DeserializeOwned>(&self, table: &str) -> Result<Vec<T>, String> {
-        let failed = |error: rusqlite::Error| format!("cannot read the catalog's {table}: {error}");
-        let mut statement = self
-            .connection
-            .prepare(&format!(
-                "SELECT position, body FROM {table} ORDER BY position"
-            ))
+    /// Runs `work` on a connection of its own, holding the lock.
+    fn with_connection<T>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, String> {
+        let path = &self.path;
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(format!("{path}.lock"))
+            .map_err(|error| format!("cannot lock the catalog database {path}: {error}"))?;
+        lock.lock()
+            .map_err(|error| format!("cannot lock the catalog database {path}: {error}"))?;
+        let failed = |error: rusqlite::Error| format!("the catalog database {path}: {error}");
+        let mut connection = Connection::open(path).map_err(failed)?;
+        connection
+            .busy_timeout(std::time::Duration::from_secs(10))
             .map_err(failed)?;
-        let rows = statement
-            .query_map([], |row| {
-                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
-            })
+        connection
+            .pragma_update(None, "journal_mode", "DELETE")
             .map_err(failed)?;
-        rows.map(|row| {
-            let (position, body) = row.map_err(failed)?;
-            serde_json::from_str(&body).map_err(|error| {
-                format!("row {position} of the catalog's {table} is not valid: {error}")
-            })
-        })
-        .collect()
+        let outcome = work(&mut connection).map_err(failed);
+        drop(connection);
+        drop(lock);
+        outcome
     }
+}
+
+/// Every row of `table`, in order.
+fn rows<T: serde::de::DeserializeOwned>(
+    connection: &Connection,
+    table: &str,
+) -> rusqlite::Result<Vec<T>> {
+    let mut statement = connection.prepare(&format!(
+        "SELECT position, body FROM {table} ORDER BY position"
+    ))?;
+    let rows = statement.query_map([], |row| {
+        Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+    })?;
+    rows.map(|row| {
+        let (position, body) = row?;
+        serde_json::from_str(&body).map_err(|error| {
+            rusqlite::Error::FromSqlConversionFailure(
+                usize::try_from(position).unwrap_or(0),
+                rusqlite::types::Type::Text,
+                Box::new(error),
+            )
+        })
+    })
+    .collect()
 }
 
 fn replace<T: serde::Serialize>(
