@@ -25,6 +25,9 @@ use crate::artifacts::{fixture, scratch};
 /// The token that opens the `web` plugin.
 const WEB_TOKEN: &str = "web-token";
 
+/// A token limited to no plugin, which may also read the host's report.
+const READER_TOKEN: &str = "reader-token";
+
 /// How long a test waits for something that should happen at once before
 /// it fails instead of blocking.
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -50,6 +53,11 @@ fn token_policy() -> AuthPolicy {
         tokens: vec![
             token(WEB_TOKEN, "tester", "web"),
             token("other-token", "other", "other"),
+            StaticToken {
+                token: READER_TOKEN.to_string(),
+                subject: "reader".to_string(),
+                plugins: None,
+            },
         ],
     }
 }
@@ -200,6 +208,38 @@ fn a_request_reaches_the_plugin_with_its_query_headers_and_body() {
         assert_eq!(
             (&echo["method"], &echo["uri"], &echo["body_length"]),
             (&json!("POST"), &json!("/echo"), &json!(1000))
+        );
+        stop(running).await;
+    });
+}
+
+#[test]
+fn a_host_token_sent_where_none_is_needed_still_never_reaches_the_plugin() {
+    runtime().block_on(async {
+        let open = options(|options| options.auth.open = true);
+        let running = start(web_backend("http-open-token", open)).await;
+        let router = running.router();
+
+        let (status, echo) = call_json(&router, get("/api/web/echo")).await;
+        let mut foreign = get("/api/web/echo");
+        foreign.headers_mut().insert(
+            AUTHORIZATION,
+            HeaderValue::from_static("Bearer the-plugins-own-credential"),
+        );
+        let (_, foreign_echo) = call_json(&router, foreign).await;
+
+        assert_eq!(status, StatusCode::OK);
+        let names: Vec<&str> = echo["headers"]
+            .as_array()
+            .expect("headers are a list")
+            .iter()
+            .filter_map(|pair| pair[0].as_str())
+            .collect();
+        assert!(!names.contains(&"authorization"), "{names:?}");
+        assert_eq!(echoed_header(&echo, "x-greenroom-subject"), b"tester");
+        assert_eq!(
+            echoed_header(&foreign_echo, "authorization"),
+            b"Bearer the-plugins-own-credential"
         );
         stop(running).await;
     });
@@ -471,10 +511,23 @@ fn the_instance_endpoint_lists_libraries_and_the_startup_report() {
         let anonymous = request(Method::GET, "/.greenroom/v1/instance", None, Vec::new());
         let (status, _) = call_json(&running.router(), anonymous).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
-        let instance = request(
+        let limited = request(
             Method::GET,
             "/.greenroom/v1/instance",
             Some(WEB_TOKEN),
+            Vec::new(),
+        );
+        let (status, refusal) = call_json(&running.router(), limited).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            refusal["error"]["message"],
+            "the token of `tester` opens only some plugins; the instance report needs a token \
+             without accessRestrictions"
+        );
+        let instance = request(
+            Method::GET,
+            "/.greenroom/v1/instance",
+            Some(READER_TOKEN),
             Vec::new(),
         );
         let (status, body) = call_json(&running.router(), instance).await;

@@ -66,7 +66,12 @@ impl AuthPolicy {
         headers: &HeaderMap,
     ) -> Result<Caller, Refusal> {
         if self.open || open_paths.iter().any(|open| is_below(path, open)) {
-            return Ok(Caller::Anyone);
+            // A host token sent anyway is still the host's: it is taken off
+            // and its subject passed on, never the token itself.
+            let known = bearer(headers).and_then(|presented| self.known(presented));
+            return Ok(known.map_or(Caller::Anyone, |token| {
+                Caller::Subject(token.subject.clone())
+            }));
         }
         let Some(presented) = bearer(headers) else {
             return Err(Refusal {
@@ -78,11 +83,7 @@ impl AuthPolicy {
                 ),
             });
         };
-        let Some(token) = self
-            .tokens
-            .iter()
-            .find(|token| same(token.token.as_bytes(), presented))
-        else {
+        let Some(token) = self.known(presented) else {
             return Err(Refusal {
                 status: StatusCode::UNAUTHORIZED,
                 name: "AuthenticationError",
@@ -121,11 +122,28 @@ impl AuthPolicy {
                  with a token from backend.auth.externalAccess",
             )
         })?;
+        let token = self
+            .known(presented)
+            .ok_or_else(|| refusal("the bearer token is not one this host knows"))?;
+        if token.plugins.is_some() {
+            return Err(Refusal {
+                status: StatusCode::FORBIDDEN,
+                name: "NotAllowedError",
+                message: format!(
+                    "the token of `{}` opens only some plugins; the instance report needs a \
+                     token without accessRestrictions",
+                    token.subject
+                ),
+            });
+        }
+        Ok(Caller::Subject(token.subject.clone()))
+    }
+
+    /// The configured token `presented` is, compared in constant time.
+    fn known(&self, presented: &[u8]) -> Option<&StaticToken> {
         self.tokens
             .iter()
             .find(|token| same(token.token.as_bytes(), presented))
-            .map(|token| Caller::Subject(token.subject.clone()))
-            .ok_or_else(|| refusal("the bearer token is not one this host knows"))
     }
 }
 
