@@ -410,6 +410,14 @@ fn a_body_over_the_limit_gets_413() {
             (status, &echo["body_length"]),
             (StatusCode::OK, &json!(100))
         );
+        // A length declared over the limit is refused before any of the
+        // body is waited for.
+        let mut declared = post(0);
+        declared
+            .headers_mut()
+            .insert("content-length", HeaderValue::from_static("99999999999"));
+        let (status, _) = call_json(&router, declared).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
         stop(running).await;
     });
 }

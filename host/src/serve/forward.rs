@@ -230,6 +230,22 @@ async fn buffer(
 ) -> Result<axum::body::Bytes, Response> {
     let limit = state.options.body_limit;
     let (method, url) = (parts.method.as_str(), parts.uri.to_string());
+    let declared = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|length| length.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        // Refused at once, not after waiting for bytes that will be refused.
+        let message = format!("the request body is larger than {limit} bytes");
+        let status = StatusCode::PAYLOAD_TOO_LARGE;
+        return Err(plugin_error(
+            status,
+            "PayloadTooLargeError",
+            method,
+            &url,
+            message,
+        ));
+    }
     let timeout = state.options.request_timeout;
     let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await;
     let (status, name, message) = match read {
