@@ -382,7 +382,26 @@ impl Backend {
             reports.push(report);
             libraries.extend(library);
         }
+        self.warn_unmatched_pins(&files, &reports);
         Ok(LoadedBackend::new(reports, libraries, private, &self))
+    }
+
+    /// Warns of each integrity pin that names no file and no plugin here: a
+    /// pin that matches nothing protects nothing.
+    fn warn_unmatched_pins(&self, files: &[Utf8PathBuf], reports: &[LibraryReport]) {
+        let mut names: std::collections::BTreeSet<String> = files
+            .iter()
+            .filter_map(|file| file.file_name().map(str::to_string))
+            .collect();
+        for features in reports.iter().filter_map(|report| report.features.as_ref()) {
+            names.extend(features.plugins.iter().map(|plugin| plugin.id.to_string()));
+        }
+        for key in self.check.pins.unmatched(&names) {
+            tracing::warn!(
+                "backend.plugins.sha256 pins `{key}`, which names no plugin file and no plugin \
+                 here; file names and ids match exactly, case included"
+            );
+        }
     }
 }
 

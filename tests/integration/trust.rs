@@ -129,7 +129,7 @@ fn a_pinned_hash_must_match_by_file_name_or_plugin_id() {
         &config,
         format!(
             "backend:\n  plugins:\n    sha256:\n      minimal.so: sha256:{}\n      \
-             numbered-000: {wrong}\n",
+             numbered-000: {wrong}\n      Minimal.so: {wrong}\n",
             hash(&good)
         ),
     )
@@ -146,6 +146,14 @@ fn a_pinned_hash_must_match_by_file_name_or_plugin_id() {
     assert_exit(&output, 1);
     let table = stdout(&output);
     assert_ok(&table, &good);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "backend.plugins.sha256 pins `Minimal.so`, which names no plugin file and no plugin \
+             here; file names and ids match exactly, case included"
+        ),
+        "{stderr}"
+    );
     let inspected = stdout(&run_greenroom(&["inspect", good.as_str()]));
     assert!(
         inspected.contains(&format!("sha256 {}", hash(&good))),

@@ -35,6 +35,15 @@ impl Pins {
         Ok(())
     }
 
+    /// The pins whose key is none of `names` (file names and plugin ids).
+    pub fn unmatched<'a>(&'a self, names: &std::collections::BTreeSet<String>) -> Vec<&'a str> {
+        self.0
+            .keys()
+            .filter(|key| !names.contains(key.as_str()))
+            .map(String::as_str)
+            .collect()
+    }
+
     /// Checks a file's hash against the pins on its name and its plugins.
     ///
     /// # Errors
