@@ -215,7 +215,6 @@ pub fn writable_by_others(path: &Path, metadata: &fs::Metadata) -> Option<(Strin
     {
         use std::os::unix::fs::MetadataExt as _;
 
-        let shown = path.display();
         let mode = metadata.mode() & 0o7777;
         if mode & 0o022 != 0 {
             let who = if mode & 0o002 != 0 {
@@ -225,16 +224,31 @@ pub fn writable_by_others(path: &Path, metadata: &fs::Metadata) -> Option<(Strin
             };
             return Some((
                 format!("writable by {who} (mode {mode:04o})"),
-                format!("run `chmod go-w {shown}`"),
+                format!("run `chmod go-w {}`", path.display()),
             ));
         }
+    }
+    owned_by_others(path, metadata)
+}
+
+/// Why an entry with `metadata` at `path` belongs to a user other than
+/// this process's and root, with the fix; `None` otherwise (or when the
+/// platform cannot tell).
+pub fn owned_by_others(path: &Path, metadata: &fs::Metadata) -> Option<(String, String)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+
         let owner = metadata.uid();
         match own_uid() {
             Some(me) if owner != me && owner != 0 => Some((
                 format!(
                     "owned by user {owner}, neither root nor the user running greenroom ({me})"
                 ),
-                format!("run `chown {me} {shown}` or install it as that user"),
+                format!(
+                    "run `chown {me} {}` or install it as that user",
+                    path.display()
+                ),
             )),
             _ => None,
         }
@@ -243,6 +257,22 @@ pub fn writable_by_others(path: &Path, metadata: &fs::Metadata) -> Option<(Strin
     {
         let _ = (path, metadata);
         None
+    }
+}
+
+/// Whether a directory has the sticky bit: others may add entries to it
+/// but not rename or remove ours.
+pub fn is_sticky(metadata: &fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+
+        metadata.is_dir() && metadata.mode() & 0o1000 != 0
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = metadata;
+        false
     }
 }
 
