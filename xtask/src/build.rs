@@ -73,13 +73,23 @@ pub(crate) fn cargo_command() -> Command {
 
 /// Runs a command to completion, failing if it fails.
 pub(crate) fn run(command: &mut Command) -> anyhow::Result<()> {
+    let shown = shown(command);
     let status = command
         .status()
-        .with_context(|| format!("cannot run {command:?}"))?;
+        .with_context(|| format!("cannot run {shown}"))?;
     if !status.success() {
-        bail!("{command:?} failed with {status}");
+        bail!("{shown} failed with {status}");
     }
     Ok(())
+}
+
+/// A command as a person would type it: the program and its arguments.
+fn shown(command: &Command) -> String {
+    std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(|part| part.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The workspace root, as this crate was built in it (no cargo needed).

@@ -64,8 +64,8 @@ fn trusted(
 ) -> Result<(), CheckError> {
     // A link's own mode means nothing; a sticky directory's openness is
     // harmless to what others did not put there.
-    let owner_only = metadata.file_type().is_symlink()
-        || (sticky_allowed && platform::is_sticky(metadata));
+    let owner_only =
+        metadata.file_type().is_symlink() || (sticky_allowed && platform::is_sticky(metadata));
     let problem = if owner_only {
         platform::owned_by_others(path, metadata)
     } else {
