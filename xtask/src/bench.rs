@@ -110,3 +110,57 @@ fn cell(values: &[f64]) -> String {
         sorted[sorted.len() - 1]
     )
 }
+
+/// How long a host may take to answer as expected.
+const ANSWER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Sends `GET path` with the bearer `token` on a connection of its own;
+/// the status (0 when there is none) and the body, within 30 s.
+pub(crate) async fn get_with_token(
+    address: std::net::SocketAddr,
+    path: &str,
+    token: &str,
+) -> anyhow::Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let mut stream = tokio::net::TcpStream::connect(address).await?;
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: greenroom\r\nAuthorization: Bearer {token}\r\n\
+         Connection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        stream.read_to_end(&mut response),
+    )
+    .await
+    .context("no answer within 30 s")??;
+    let text = String::from_utf8_lossy(&response);
+    let status = text
+        .get(9..12)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    Ok((status, body.to_string()))
+}
+
+/// Asks `path` until it answers 200 with a body `done` accepts, for at
+/// most a minute.
+pub(crate) async fn poll_until(
+    address: std::net::SocketAddr,
+    path: &str,
+    token: &str,
+    done: impl Fn(&str) -> bool,
+) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + ANSWER_DEADLINE;
+    while std::time::Instant::now() < deadline {
+        if let Ok((200, body)) = get_with_token(address, path, token).await
+            && done(&body)
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    bail!("greenroom did not answer {path} as expected within {ANSWER_DEADLINE:?}")
+}

@@ -15,15 +15,10 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::build;
 use anyhow::{Context as _, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 use greenroom_host::platform::{LIBRARY_EXTENSION, resident_bytes_of};
-use tokio::{
-    io::{AsyncReadExt as _, AsyncWriteExt as _},
-    net::TcpStream,
-};
-
-use crate::build;
 
 /// The token the soak's configuration accepts.
 const TOKEN: &str = "soak-token-0123456789";
@@ -82,6 +77,11 @@ pub(crate) fn soak(args: &[&str]) -> anyhow::Result<()> {
         .build()?;
     let outcome = runtime.block_on(run(&options, &dir, &plugins));
     if outcome.is_ok() {
+        // The host's log outlives the copies of the plugins it ran.
+        let kept = debug_dir()?.join("soak-host.log");
+        if std::fs::rename(dir.join("host.log"), &kept).is_ok() {
+            println!("    the host's log: {kept}");
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
     outcome
@@ -173,10 +173,13 @@ async fn run(options: &Options, dir: &Utf8Path, plugins: &Utf8Path) -> anyhow::R
     );
     let pid = host.0.id();
     wait_ready(address).await?;
+    // The catalog reads its files after it starts: wait until it serves
+    // what the load asks for.
+    crate::bench::poll_until(address, ROUTES[2], TOKEN, |_| true).await?;
     let threads_at_start = thread_names(pid);
     println!(
         "==> soaking for {} s: {CONNECTIONS} connections over {} routes, a plugin file \
-         replaced every {} s (log: {log})",
+         replaced every {} s",
         options.seconds,
         ROUTES.len(),
         options.reload_every
@@ -203,6 +206,8 @@ async fn run(options: &Options, dir: &Utf8Path, plugins: &Utf8Path) -> anyhow::R
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, Ordering::SeqCst);
     while load.join_next().await.is_some() {}
+    // Threads for blocking work end a second after the load does.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let instance = instance(address).await?;
     let threads_at_end = thread_names(pid);
     host.stop()?;
@@ -278,34 +283,11 @@ async fn generate(
 }
 
 async fn get(address: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(address).await?;
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: soak\r\nAuthorization: Bearer {TOKEN}\r\nConnection: \
-         close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = Vec::new();
-    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut response))
-        .await
-        .context("no answer within 30 s")??;
-    let text = String::from_utf8_lossy(&response);
-    let status = text
-        .get(9..12)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, body)| body);
-    Ok((status, body.to_string()))
+    crate::bench::get_with_token(address, path, TOKEN).await
 }
 
 async fn wait_ready(address: SocketAddr) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok((200, _)) = get(address, "/.backstage/health/v1/readiness").await {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    bail!("greenroom did not become ready within 60 s")
+    crate::bench::poll_until(address, "/.backstage/health/v1/readiness", TOKEN, |_| true).await
 }
 
 async fn instance(address: SocketAddr) -> anyhow::Result<serde_json::Value> {

@@ -44,6 +44,9 @@ use std::{
 use greenroom_sdk::{BoxFuture, ErrorCode, Executor, PluginError};
 use tokio::runtime::{Handle, Runtime};
 
+/// How long a thread for blocking work waits for more before it ends.
+const BLOCKING_KEEP_ALIVE: Duration = Duration::from_secs(1);
+
 /// How long shutdown waits for the runtime's tasks to finish.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -70,6 +73,9 @@ impl TokioExecutor {
         let built = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers)
             .thread_name("greenroom-plugin")
+            // Threads for blocking work end soon after it: a plugin at
+            // rest holds only its workers.
+            .thread_keep_alive(BLOCKING_KEEP_ALIVE)
             .enable_all()
             .build()?;
         let handle = built.handle().clone();

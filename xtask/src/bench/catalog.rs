@@ -23,9 +23,6 @@ use super::{
 
 const DEFAULT_ROUNDS: usize = 5;
 
-/// How long one host may take to serve what it should.
-const DEADLINE: Duration = Duration::from_secs(60);
-
 /// The token the benchmark's configuration accepts.
 const TOKEN: &str = "bench-catalog-token";
 
@@ -181,51 +178,22 @@ fn resident_mb(pid: u32) -> anyhow::Result<f64> {
 }
 
 async fn wait_ready(address: SocketAddr) -> anyhow::Result<()> {
-    poll(address, "/.backstage/health/v1/readiness", |_| true).await
+    super::poll_until(address, "/.backstage/health/v1/readiness", TOKEN, |_| true).await
 }
 
 async fn wait_for_entities(address: SocketAddr, count: usize) -> anyhow::Result<()> {
-    poll(address, "/api/catalog/entities?fields=kind", |body| {
-        serde_json::from_str::<serde_json::Value>(body)
-            .ok()
-            .and_then(|entities| entities.as_array().map(Vec::len))
-            == Some(count)
-    })
+    super::poll_until(
+        address,
+        "/api/catalog/entities?fields=kind",
+        TOKEN,
+        |body| {
+            serde_json::from_str::<serde_json::Value>(body)
+                .ok()
+                .and_then(|entities| entities.as_array().map(Vec::len))
+                == Some(count)
+        },
+    )
     .await
-}
-
-/// Asks `path` until it answers 200 with a body `done` accepts.
-async fn poll(address: SocketAddr, path: &str, done: impl Fn(&str) -> bool) -> anyhow::Result<()> {
-    let deadline = Instant::now() + DEADLINE;
-    while Instant::now() < deadline {
-        if let Ok((200, body)) = get(address, path).await
-            && done(&body)
-        {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    bail!("greenroom did not serve {path} as expected within {DEADLINE:?}")
-}
-
-async fn get(address: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-
-    let mut stream = tokio::net::TcpStream::connect(address).await?;
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {TOKEN}\r\nConnection: \
-         close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await?;
-    let text = String::from_utf8_lossy(&response);
-    let status = text
-        .get(9..12)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, body)| body);
-    Ok((status, body.to_string()))
 }
 
 fn print_table(results: &[Vec<Round>; 2]) {
