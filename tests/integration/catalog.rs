@@ -866,3 +866,51 @@ fn an_unreadable_database_is_set_aside_and_the_catalog_starts_afresh() {
     assert!(database.join("database.sqlite.unreadable").is_file());
     host.stop();
 }
+
+#[test]
+fn entities_are_validated_and_refreshed_on_request_as_backstages_clients_ask() {
+    let dir = scratch("catalog-validate");
+    let plugins = plugins_dir(&dir, &["catalog", "catalog-module-files"]);
+    let files = dir.join("files");
+    std::fs::create_dir_all(&files).expect("scratch directories can be created");
+    save(&files, "all.yaml", &component("first"));
+    let host = Host::start(&dir, &plugins, &location(&files.join("all.yaml")));
+    host.entities_once(2);
+
+    let valid = r#"{"entity": {"apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+        "metadata": {"name": "ok"}, "spec": {"type": "service", "lifecycle": "x", "owner": "a"}},
+        "location": "url:https://example.com/catalog-info.yaml"}"#;
+    let invalid = r#"{"entity": {"apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+        "metadata": {"name": "Not OK!"}, "spec": {}}, "location": "url:x"}"#;
+    let (status, body) = host.call("POST", "/catalog/validate-entity", Some(valid));
+    assert_eq!((status, body.as_str()), (200, "{}"));
+    let (status, body) = host.call("POST", "/catalog/validate-entity", Some(invalid));
+    assert_eq!(status, 400, "{body}");
+    let errors: Value = serde_json::from_str(&body).expect("JSON");
+    assert!(
+        errors["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|message| message.starts_with("metadata.name \"Not OK!\"")),
+        "{errors}"
+    );
+
+    save(
+        &files,
+        "all.yaml",
+        &format!("{}---\n{}", component("first"), component("second")),
+    );
+    let (status, body) = host.call(
+        "POST",
+        "/catalog/refresh",
+        Some(r#"{"entityRef": "component:default/first"}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    host.entities_once(3);
+    let (status, body) = host.call(
+        "POST",
+        "/catalog/refresh",
+        Some(r#"{"entityRef": "component:default/absent"}"#),
+    );
+    assert_eq!(status, 404, "{body}");
+    host.stop();
+}

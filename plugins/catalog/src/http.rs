@@ -42,6 +42,8 @@ pub(crate) fn router(catalog: Arc<Catalog>) -> Router {
         .route("/locations", get(locations))
         .route("/locations/{id}", get(location))
         .route("/processing-errors", get(processing_errors))
+        .route("/refresh", post(refresh))
+        .route("/validate-entity", post(validate_entity))
         .fallback(|| async { ApiError::not_found("No such route in the catalog".to_string()) })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(middleware::from_fn(error::describe_request))
@@ -332,6 +334,71 @@ async fn location(State(catalog): Shared, Path(id): Path<String>) -> Result<Json
         .find(|location| location.id == id)
         .map(|location| Json(json!(location)))
         .ok_or_else(|| ApiError::not_found(format!("Found no location with ID {id}")))
+}
+
+/// The body of `POST /refresh`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Refresh {
+    entity_ref: String,
+}
+
+/// `POST /refresh` (`{entityRef}`): reads every source again soon; 404
+/// when the entity is not served.
+async fn refresh(
+    State(catalog): Shared,
+    body: axum::body::Bytes,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let request: Refresh = serde_json::from_slice(&body).map_err(|error| {
+        ApiError::input(format!(
+            "the body must be JSON like {{\"entityRef\": \"component:default/name\"}}: {error}"
+        ))
+    })?;
+    let entity_ref = EntityRef::parse(&request.entity_ref, RefDefaults::default())
+        .map_err(|error| ApiError::input(error.to_string()))?;
+    if catalog.snapshot().by_ref(&entity_ref).is_none() {
+        return Err(ApiError::not_found(format!(
+            "No entity with ref {entity_ref} found"
+        )));
+    }
+    catalog.refresh_soon();
+    Ok(axum::http::StatusCode::OK)
+}
+
+/// `POST /validate-entity` (`{entity, location}`): 200 when the entity
+/// is valid, else 400 with every problem in `errors`.
+async fn validate_entity(body: axum::body::Bytes) -> Response {
+    let request: Value = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => {
+            return ApiError::input(format!(
+                "the body must be JSON like {{\"entity\": {{…}}, \"location\": \"url:…\"}}: \
+                 {error}"
+            ))
+            .into_response();
+        }
+    };
+    let entity = request.get("entity").cloned().unwrap_or(Value::Null);
+    let mut problems = greenroom_catalog_model::validate(&entity)
+        .err()
+        .unwrap_or_default();
+    if problems.is_empty() {
+        problems = greenroom_catalog_model::relations(&entity)
+            .err()
+            .unwrap_or_default();
+    }
+    if problems.is_empty() {
+        return Json(json!({})).into_response();
+    }
+    let errors: Vec<Value> = problems
+        .into_iter()
+        .map(|message| json!({ "name": "InputError", "message": message }))
+        .collect();
+    (
+        axum::http::StatusCode::BAD_REQUEST,
+        Json(json!({ "errors": errors })),
+    )
+        .into_response()
 }
 
 /// `GET /processing-errors`: each entity left out and location not read,

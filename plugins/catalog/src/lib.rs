@@ -113,9 +113,17 @@ pub(crate) struct State {
     served: RwLock<Arc<Snapshot>>,
     /// Turns providers' mutations into new snapshots, one at a time.
     engine: Mutex<Engine>,
+    /// The entity providers, for refreshes asked over HTTP.
+    providers: Arc<Vec<Provider>>,
 }
 
 impl State {
+    /// Asks every provider to read its source again, on a blocking thread.
+    pub(crate) fn refresh_soon(&self) {
+        let providers = self.providers.clone();
+        tokio::task::spawn_blocking(move || service::refresh(&providers));
+    }
+
     /// What is served now.
     pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
         self.served
@@ -138,15 +146,16 @@ async fn init(context: Context) -> Result<(), Error> {
         "serving the entities saved last while the providers read their sources"
     );
     let engine = Engine::new(processors, reader, store, &snapshot);
+    let providers = Arc::new(providers);
     let state = Arc::new(State {
         served: RwLock::new(Arc::new(snapshot)),
         engine: Mutex::new(engine),
+        providers: providers.clone(),
     });
 
     let catalog = CatalogBox::from_value(CatalogService::new(state.clone()), TD_Opaque);
     context.provide(SERVICE, SERVICE_VERSION, catalog)?;
     context.serve(http::router(state.clone()))?;
-    let providers = Arc::new(providers);
     let connecting = (providers.clone(), state);
     context.on_startup(move || async move {
         let (providers, state) = connecting;
