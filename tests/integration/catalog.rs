@@ -914,3 +914,31 @@ fn entities_are_validated_and_refreshed_on_request_as_backstages_clients_ask() {
     assert_eq!(status, 404, "{body}");
     host.stop();
 }
+
+#[test]
+fn a_processing_interval_under_a_second_is_a_configuration_error() {
+    let dir = scratch("catalog-interval");
+    let plugins = plugins_dir(&dir, &["catalog"]);
+    let config = dir.join("app-config.yaml");
+    std::fs::write(
+        &config,
+        "catalog:\n  processingInterval:\n    seconds: 0.001\n",
+    )
+    .expect("written");
+
+    let output = crate::artifacts::run_greenroom(&[
+        "config",
+        "check",
+        "--config",
+        config.as_str(),
+        "--plugins",
+        plugins.as_str(),
+    ]);
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("catalog.processingInterval.seconds: 0.001 is less than the minimum of 1"),
+        "{stdout}"
+    );
+}

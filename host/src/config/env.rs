@@ -77,7 +77,18 @@ fn key_of(suffix: &str) -> Result<Vec<String>, &'static str> {
 /// error when it would nest past [`MAX_DEPTH`].
 fn layer(variable: &str, keys: &[String], text: &str) -> Result<Node, String> {
     let origin = Origin::variable(variable);
-    let json = serde_json::from_str(text).unwrap_or(serde_json::Value::String(text.to_string()));
+    let json = match serde_json::from_str(text) {
+        Ok(json) => json,
+        // A list or mapping written wrongly would otherwise become a string
+        // and fail later as the wrong type, the real reason lost.
+        Err(error) if text.trim_start().starts_with(['[', '{']) => {
+            return Err(format!(
+                "holds a list or mapping that is not valid JSON ({error}); fix it, or write a \
+                 JSON string (\"...\") if a string is meant"
+            ));
+        }
+        Err(_) => serde_json::Value::String(text.to_string()),
+    };
     let depth = keys.len().saturating_add(json_depth(&json));
     if depth > MAX_DEPTH {
         return Err(format!(
@@ -151,6 +162,27 @@ mod tests {
         assert_eq!(
             key_of("my__key_enabled"),
             Ok(vec!["my_key".to_string(), "enabled".to_string()])
+        );
+    }
+
+    #[test]
+    fn a_list_written_wrongly_is_named_not_taken_for_a_string() {
+        let (layers, errors) = overrides(&env(&[
+            (
+                "GREENROOM_CONFIG_catalog_locations",
+                "[{\"type\": \"file\",",
+            ),
+            ("GREENROOM_CONFIG_greeting", "hello [world]"),
+        ]));
+
+        assert_eq!(layers.len(), 1, "the plain string is taken");
+        assert_eq!(
+            errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            [
+                "environment variable GREENROOM_CONFIG_catalog_locations: holds a list or mapping \
+              that is not valid JSON (EOF while parsing a value at line 1 column 17); fix it, \
+              or write a JSON string (\"...\") if a string is meant"
+            ]
         );
     }
 

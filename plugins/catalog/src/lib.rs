@@ -67,8 +67,8 @@ const CONFIG_SCHEMA: &str = r#"{
     "processingInterval": {
       "type": "object",
       "properties": {
-        "seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 604800},
-        "minutes": {"type": "number", "exclusiveMinimum": 0, "maximum": 10080}
+        "seconds": {"type": "number", "minimum": 1, "maximum": 604800},
+        "minutes": {"type": "number", "minimum": 0.1, "maximum": 10080}
       },
       "additionalProperties": false
     },
@@ -244,8 +244,13 @@ fn refresh_interval(config: &Config) -> Result<Duration, Error> {
     let seconds = config.optional_number("processingInterval.seconds")?;
     let minutes = config.optional_number("processingInterval.minutes")?;
     let total = seconds.unwrap_or(0.0) + minutes.unwrap_or(0.0) * 60.0;
-    if total <= 0.0 {
+    if seconds.is_none() && minutes.is_none() {
         return Ok(DEFAULT_REFRESH);
+    }
+    if total < 1.0 {
+        return Err(Error::msg(format!(
+            "catalog.processingInterval is {total} s; read the sources at most once a second"
+        )));
     }
     Duration::try_from_secs_f64(total).map_err(|_| {
         Error::msg(format!(
