@@ -181,6 +181,27 @@ pub fn thread_count() -> Option<usize> {
     }
 }
 
+/// The names of process `pid`'s threads, sorted; `None` where the platform
+/// cannot tell.
+pub fn thread_names_of(pid: u32) -> Option<Vec<String>> {
+    #[cfg(target_os = "linux")]
+    {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+        let mut names: Vec<String> = tasks
+            .flatten()
+            .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
+            .map(|name| name.trim().to_string())
+            .collect();
+        names.sort();
+        Some(names)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
+        None
+    }
+}
+
 /// How many bytes of this process are resident in memory, where the
 /// platform tells.
 pub fn resident_bytes() -> Option<u64> {

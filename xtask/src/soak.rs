@@ -18,7 +18,7 @@ use std::{
 use crate::build;
 use anyhow::{Context as _, bail};
 use camino::{Utf8Path, Utf8PathBuf};
-use greenroom_host::platform::{LIBRARY_EXTENSION, resident_bytes_of};
+use greenroom_host::platform::{LIBRARY_EXTENSION, resident_bytes_of, thread_names_of};
 
 /// The token the soak's configuration accepts.
 const TOKEN: &str = "soak-token-0123456789";
@@ -176,7 +176,7 @@ async fn run(options: &Options, dir: &Utf8Path, plugins: &Utf8Path) -> anyhow::R
     // The catalog reads its files after it starts: wait until it serves
     // what the load asks for.
     crate::bench::poll_until(address, ROUTES[2], TOKEN, |_| true).await?;
-    let threads_at_start = thread_names(pid);
+    let threads_at_start = thread_names_of(pid).unwrap_or_default();
     println!(
         "==> soaking for {} s: {CONNECTIONS} connections over {} routes, a plugin file \
          replaced every {} s",
@@ -200,7 +200,11 @@ async fn run(options: &Options, dir: &Utf8Path, plugins: &Utf8Path) -> anyhow::R
         replace(plugins, name, reloads)?;
         reloads += 1;
         let memory = resident_bytes_of(pid).unwrap_or(0) as f64 / 1e6;
-        samples.push((started.elapsed().as_secs(), memory, threads_of(pid)));
+        samples.push((
+            started.elapsed().as_secs(),
+            memory,
+            thread_names_of(pid).map(|names| names.len()),
+        ));
     }
     // Let the last reload finish before reading what the host kept.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -209,7 +213,7 @@ async fn run(options: &Options, dir: &Utf8Path, plugins: &Utf8Path) -> anyhow::R
     // Threads for blocking work end a second after the load does.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let instance = instance(address).await?;
-    let threads_at_end = thread_names(pid);
+    let threads_at_end = thread_names_of(pid).unwrap_or_default();
     host.stop()?;
 
     let tallies = tallies.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -298,30 +302,9 @@ async fn instance(address: SocketAddr) -> anyhow::Result<serde_json::Value> {
     Ok(serde_json::from_str(&body)?)
 }
 
-/// The names of process `pid`'s threads, sorted, where the platform tells.
-fn thread_names(pid: u32) -> Vec<String> {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = tasks
-        .flatten()
-        .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
-        .map(|name| name.trim().to_string())
-        .collect();
-    names.sort();
-    names
-}
-
-/// The number of threads of process `pid`, where the platform tells.
-fn threads_of(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|line| line.starts_with("Threads:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 fn report(
     tallies: &[Tally],
-    samples: &[(u64, f64, Option<u64>)],
+    samples: &[(u64, f64, Option<usize>)],
     reloads: usize,
     instance: &serde_json::Value,
 ) {
@@ -335,7 +318,7 @@ fn report(
     }
     println!();
     println!("resident memory and threads after each reload:");
-    let threads = |count: Option<u64>| count.map_or("-".to_string(), |count| count.to_string());
+    let threads = |count: Option<usize>| count.map_or("-".to_string(), |count| count.to_string());
     for (second, memory, count) in samples {
         println!(
             "    {second:>5} s: {memory:>8.1} MB, threads {}",

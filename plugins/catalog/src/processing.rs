@@ -89,24 +89,21 @@ impl Engine {
     }
 
     /// Replaces what provider number `provider` provided, and serves the
-    /// result in `served`.
-    ///
-    /// # Errors
-    ///
-    /// None yet: a result that cannot be saved is served all the same.
+    /// result in `served` (even when it cannot be saved; the next refresh
+    /// saves it).
     pub(crate) fn apply(
         &mut self,
         provider: usize,
         mutation: FullMutation,
         served: &RwLock<Arc<Snapshot>>,
-    ) -> Result<(), String> {
+    ) {
         self.provided.insert(provider, mutation);
         let stored = self.build();
         if !self.unsaved && same(&served.read().unwrap_or_else(|p| p.into_inner()), &stored) {
             tracing::debug!("catalog refreshed: nothing changed");
-            return Ok(());
+            return;
         }
-        if let Some(store) = &mut self.store {
+        if let Some(store) = &self.store {
             // What was read is served even when it cannot be saved; the
             // next refresh tries again.
             self.unsaved = match store.save(&stored) {
@@ -134,7 +131,6 @@ impl Engine {
             stored.locations,
             generation,
         ));
-        Ok(())
     }
 
     /// Processes and stitches everything every provider provided.

@@ -87,7 +87,8 @@ impl Connection for ProviderConnection {
                 .engine
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            engine.apply(self.position, mutation, &self.state.served)
+            engine.apply(self.position, mutation, &self.state.served);
+            Ok(())
         })
     }
 }

@@ -81,7 +81,7 @@ impl Store {
     /// # Errors
     ///
     /// Returns SQLite's reason; nothing changed then.
-    pub(crate) fn save(&mut self, stored: &Stored) -> Result<(), String> {
+    pub(crate) fn save(&self, stored: &Stored) -> Result<(), String> {
         self.with_connection(|connection| {
             let transaction = connection.transaction()?;
             replace(&transaction, "entities", &stored.entities)?;
@@ -187,7 +187,7 @@ mod tests {
         };
 
         Store::open(path)
-            .and_then(|mut store| store.save(&stored))
+            .and_then(|store| store.save(&stored))
             .expect("saved");
         let loaded = Store::open(path)
             .and_then(|store| store.load())
