@@ -416,27 +416,40 @@ fn a_plugin_scoped_service_makes_one_instance_per_consumer_when_asked() {
 )]
 mod parser {
     use abi_stable::std_types::{RBox, RResult, RString};
-    use greenroom_sdk::PluginError;
+    use greenroom_sdk::{PluginError, async_ffi::FfiFuture};
 
     #[abi_stable::sabi_trait]
     pub(super) trait Parser: Send + Sync {
-        #[sabi(last_prefix_field)]
         fn parse(&self, text: RString) -> RResult<u32, PluginError>;
+
+        #[sabi(last_prefix_field)]
+        fn parse_later(&self, text: RString) -> FfiFuture<RResult<u32, PluginError>>;
     }
 
     pub(super) type ParserBox = Parser_TO<'static, RBox<()>>;
 }
 
+use abi_stable::std_types::RResult;
+use greenroom_sdk::{
+    PluginError,
+    async_ffi::{FfiFuture, FutureExt as _},
+};
 use parser::{Parser, Parser_TO, ParserBox};
 
 struct Strict;
 
+#[greenroom_sdk::contained]
 impl Parser for Strict {
-    fn parse(
-        &self,
-        text: RString,
-    ) -> abi_stable::std_types::RResult<u32, greenroom_sdk::PluginError> {
-        greenroom_sdk::contain(|| text.parse::<u32>().expect("the text is a number"))
+    fn parse(&self, text: RString) -> RResult<u32, PluginError> {
+        RResult::ROk(text.parse::<u32>().expect("the text is a number"))
+    }
+
+    fn parse_later(&self, text: RString) -> FfiFuture<RResult<u32, PluginError>> {
+        async move {
+            tokio::task::yield_now().await;
+            RResult::ROk(text.parse::<u32>().expect("the text is a number, later"))
+        }
+        .into_ffi()
     }
 }
 
@@ -460,6 +473,10 @@ fn register_parsing(plugin: &mut PluginRegistrar) -> Result<(), Error> {
                     Ok(number) => tracing::info!("parsed: {number}"),
                     Err(error) => tracing::info!("refused: {}", error.message),
                 }
+                match parser.parse_later(text.into()).await.into_result() {
+                    Ok(number) => tracing::info!("parsed: {number}"),
+                    Err(error) => tracing::info!("refused: {}", error.message),
+                }
             }
             Ok(())
         });
@@ -467,7 +484,7 @@ fn register_parsing(plugin: &mut PluginRegistrar) -> Result<(), Error> {
 }
 
 #[test]
-fn a_service_method_that_panics_inside_contain_answers_an_error() {
+fn a_service_method_that_panics_under_contained_answers_its_caller_an_error() {
     runtime().block_on(async {
         let backend = TestBackend::builder()
             .add_static(
@@ -488,11 +505,16 @@ fn a_service_method_that_panics_inside_contain_answers_an_error() {
             .map(|event| event.message)
             .filter(|message| message.starts_with("parsed:") || message.starts_with("refused:"))
             .collect();
-        assert_eq!(outcomes.len(), 2, "{outcomes:?}");
-        assert_eq!(outcomes[0], "parsed: 42");
-        assert!(
-            outcomes[1].starts_with("refused: ") && outcomes[1].contains("the text is a number"),
-            "{outcomes:?}"
+        assert_eq!(
+            outcomes,
+            [
+                "parsed: 42",
+                "parsed: 42",
+                "refused: `Parser::parse` panicked: the text is a number: \
+                 ParseIntError { kind: InvalidDigit }",
+                "refused: `Parser::parse_later` panicked: the text is a number, later: \
+                 ParseIntError { kind: InvalidDigit }",
+            ]
         );
         assert_eq!(backend.stop().await, Vec::<String>::new());
     });

@@ -26,6 +26,40 @@
 //! A plugin reads its configuration with [`Context::config`], typed and by
 //! dotted key, and can follow changes with [`Context::on_config_change`].
 //!
+//! A plugin provides a typed service to other plugins with
+//! [`Context::provide`]; they call its methods straight through abi_stable's
+//! `extern "C"` shims, where a panic would abort the host. Putting
+//! [`#[contained]`](contained) on the implementation turns a panic in any of
+//! its methods into the error the method returns:
+//!
+//! ```
+//! # #![allow(non_local_definitions, unsafe_code)]
+//! use greenroom_sdk::{
+//!     PluginError, contained,
+//!     abi_stable::{sabi_trait, std_types::{RResult, RString}},
+//! };
+//!
+//! #[sabi_trait]
+//! pub trait Parser: Send + Sync {
+//!     #[sabi(last_prefix_field)]
+//!     fn parse(&self, text: RString) -> RResult<u32, PluginError>;
+//! }
+//!
+//! struct Strict;
+//!
+//! #[contained]
+//! impl Parser for Strict {
+//!     fn parse(&self, text: RString) -> RResult<u32, PluginError> {
+//!         RResult::ROk(text.parse().expect("a number"))
+//!     }
+//! }
+//!
+//! fn main() {
+//!     let error = Strict.parse("forty-two".into()).unwrap_err();
+//!     assert!(error.message.starts_with("`Parser::parse` panicked: a number"));
+//! }
+//! ```
+//!
 //! This crate links neither tokio nor axum, so a library that only declares
 //! features stays small.
 
@@ -47,6 +81,7 @@ pub use error::Error;
 pub use export::{ModuleEntry, PluginEntry, register};
 pub use extension::Registered;
 pub use greenroom_contract::{ErrorCode, INTERFACE_VERSION, PluginError, ServiceScope, http};
+pub use greenroom_sdk_macros::contained;
 pub use init::{BoxFuture, Executor, Inline, set_executor};
 pub use registrar::{ModuleRegistrar, PluginRegistrar};
 pub use service::{Service, contain};
@@ -63,7 +98,10 @@ pub mod __private {
         Registration,
     };
 
-    pub use crate::init::{init_entry, shutdown_entry};
+    pub use crate::{
+        init::{init_entry, shutdown_entry},
+        service::{contain_call, contain_future},
+    };
 }
 
 #[cfg(test)]

@@ -31,7 +31,14 @@ static INSTALL: Once = Once::new();
 
 thread_local! {
     static CURRENT: RefCell<Vec<HostBox>> = const { RefCell::new(Vec::new()) };
+    /// The message of the latest panic on this thread, for a catcher that
+    /// only sees async_ffi's stand-in.
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
 }
+
+/// What async_ffi panics with when a future it wraps panicked while polled;
+/// the original message went to the panic hook.
+pub(crate) const FFI_FUTURE_PANICKED: &str = "FFI future panicked";
 
 /// Sends this library's events to `host` from now on.
 pub(crate) fn install(host: &HostBox) {
@@ -45,9 +52,23 @@ pub(crate) fn install(host: &HostBox) {
         // hook, which would print to stderr past the host's log. Panics are
         // caught and reported as errors; this logs where each happened.
         std::panic::set_hook(Box::new(|info| {
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or_default();
+            if message != FFI_FUTURE_PANICKED {
+                LAST_PANIC.with(|last| *last.borrow_mut() = Some(message.to_string()));
+            }
             tracing::error!(target: "greenroom::panic", "plugin code panicked: {info}");
         }));
     });
+}
+
+/// The message of the latest panic on this thread, once.
+pub(crate) fn take_last_panic() -> Option<String> {
+    LAST_PANIC.with(|last| last.borrow_mut().take())
 }
 
 /// Stops forwarding until the next initialization.

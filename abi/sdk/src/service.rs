@@ -3,8 +3,9 @@
 //!
 //! The type of a service is defined in a small interface crate both sides
 //! depend on, usually an abi_stable `#[sabi_trait]` object, so calls go
-//! straight into the provider's code. A provider whose methods need its
-//! runtime, or may panic, runs them through [`Context::spawn`].
+//! straight into the provider's code. The provider puts
+//! [`#[contained]`](crate::contained) on its implementation so that a panic
+//! in a method reaches the caller as an error instead of aborting the host.
 
 #![allow(
     unsafe_code,
@@ -12,7 +13,13 @@
               only after abi_stable's layout check"
 )]
 
-use std::ops::Deref;
+use std::{
+    future::Future,
+    ops::Deref,
+    panic::{self, AssertUnwindSafe},
+    pin::Pin,
+    task::{Context as TaskContext, Poll},
+};
 
 use abi_stable::{
     StableAbi,
@@ -20,22 +27,101 @@ use abi_stable::{
     sabi_trait::TD_Opaque,
     std_types::{RArc, RBox, RResult, RString},
 };
+use async_ffi::{FfiFuture, FutureExt as _};
 use greenroom_contract::{
     LayoutRef, PluginError, ServiceObject,
     host::{ServiceFactory, ServiceFactory_TO},
 };
 
-use crate::{Context, Error, export::catch};
+use crate::{Context, Error, export::catch, init::panicked, log};
 
 /// Runs `body`, turning a panic into a [`PluginError`] that carries its
 /// message.
 ///
 /// A consumer calls a service's methods straight through abi_stable's
-/// `extern "C"` shims, where a panic would abort the whole host. A method
-/// that may panic returns an `RResult` and wraps its body in this, so the
-/// consumer gets an error instead.
+/// `extern "C"` shims, where a panic would abort the whole host.
+/// [`#[contained]`](crate::contained) guards every method of an
+/// implementation; this guards one piece of code.
 pub fn contain<T>(body: impl FnOnce() -> T) -> RResult<T, PluginError> {
     catch(|| Ok(body()))
+}
+
+/// Runs the body of service method `method`, which `#[contained]` wrapped,
+/// turning a panic into the error it returns.
+pub fn contain_call<T, E>(
+    method: &'static str,
+    body: impl FnOnce() -> RResult<T, E>,
+) -> RResult<T, E>
+where
+    E: From<PluginError>,
+{
+    match panic::catch_unwind(AssertUnwindSafe(body)) {
+        Ok(result) => result,
+        Err(payload) => RResult::RErr(method_panicked(method, payload.as_ref()).into()),
+    }
+}
+
+/// Runs the body of asynchronous service method `method`, which
+/// `#[contained]` wrapped, turning a panic while making or polling its
+/// future into the error the future completes with.
+pub fn contain_future<T, E, F>(
+    method: &'static str,
+    start: impl FnOnce() -> F,
+) -> FfiFuture<RResult<T, E>>
+where
+    F: Future<Output = RResult<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: From<PluginError> + Send + 'static,
+{
+    match panic::catch_unwind(AssertUnwindSafe(start)) {
+        Ok(future) => Polled {
+            future: Box::pin(future),
+            method,
+        }
+        .into_ffi(),
+        Err(payload) => {
+            let error = method_panicked(method, payload.as_ref());
+            async move { RResult::RErr(error.into()) }.into_ffi()
+        }
+    }
+}
+
+/// A service method's future, polled with panics caught.
+struct Polled<F> {
+    future: Pin<Box<F>>,
+    method: &'static str,
+}
+
+impl<T, E, F> Future for Polled<F>
+where
+    F: Future<Output = RResult<T, E>>,
+    E: From<PluginError>,
+{
+    type Output = RResult<T, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let method = self.method;
+        match panic::catch_unwind(AssertUnwindSafe(|| self.future.as_mut().poll(cx))) {
+            Ok(polled) => polled,
+            Err(payload) => Poll::Ready(RResult::RErr(
+                method_panicked(method, payload.as_ref()).into(),
+            )),
+        }
+    }
+}
+
+/// The error for a panic in `method`. A future the method made with
+/// `into_ffi` reports only async_ffi's stand-in; the panic hook kept the
+/// original message.
+fn method_panicked(method: &str, payload: &(dyn std::any::Any + Send)) -> PluginError {
+    let mut error = panicked(payload);
+    if error.message == log::FFI_FUTURE_PANICKED
+        && let Some(original) = log::take_last_panic()
+    {
+        error.message = original.into();
+    }
+    error.message = format!("`{method}` panicked: {}", error.message).into();
+    error
 }
 
 /// A handle to a service another plugin provides.

@@ -27,13 +27,13 @@ use greenroom_sdk::PluginError;
 pub const PROCESSING: &str = "catalog.processing";
 
 /// The version of [`PROCESSING`]'s interface this crate defines.
-pub const PROCESSING_VERSION: &str = "1.0.0";
+pub const PROCESSING_VERSION: &str = "2.0.0";
 
 /// The service through which other plugins read the catalog.
 pub const SERVICE: &str = "catalog.entities";
 
 /// The version of [`SERVICE`]'s interface this crate defines.
-pub const SERVICE_VERSION: &str = "1.0.0";
+pub const SERVICE_VERSION: &str = "2.0.0";
 
 /// What a module registers into [`PROCESSING`].
 #[repr(u8)]
@@ -49,7 +49,7 @@ pub enum Contribution {
 #[sabi_trait]
 pub trait EntityProvider: Send + Sync {
     /// A name unique among providers, used in logs and processing errors.
-    fn name(&self) -> RString;
+    fn name(&self) -> RResult<RString, PluginError>;
 
     /// Called once the catalog takes entities: the provider keeps
     /// `connection` and applies what it read through it, now and whenever
@@ -125,7 +125,7 @@ pub struct LocationError {
 #[sabi_trait]
 pub trait Processor: Send + Sync {
     /// A name unique among processors, used in logs and processing errors.
-    fn name(&self) -> RString;
+    fn name(&self) -> RResult<RString, PluginError>;
 
     /// Processes one valid entity (JSON text) read at `source`, returning
     /// it, changed or not. An error keeps the entity from being served and
@@ -161,7 +161,7 @@ pub trait Catalog: Send + Sync {
 
     /// A number that grows each time the set of entities served changes.
     #[sabi(last_prefix_field)]
-    fn generation(&self) -> u64;
+    fn generation(&self) -> RResult<u64, PluginError>;
 }
 
 /// The catalog as it crosses the boundary.

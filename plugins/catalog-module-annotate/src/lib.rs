@@ -11,7 +11,7 @@ use greenroom_sdk::{
         sabi_trait::TD_Opaque,
         std_types::{RResult, RString},
     },
-    contain,
+    contained,
 };
 use serde_json::{Map, Value};
 
@@ -27,7 +27,7 @@ const MANAGED_BY_ORIGIN_LOCATION: &str = "backstage.io/managed-by-origin-locatio
 
 fn register(module: &mut ModuleRegistrar) -> Result<(), Error> {
     module
-        .depends_on_extension_point(PROCESSING, "^1")
+        .depends_on_extension_point(PROCESSING, "^2")
         .init(|context: Context| async move {
             let processor = ProcessorBox::from_value(LocationAnnotations, TD_Opaque);
             context.register_extension(PROCESSING, Contribution::Processor(processor))
@@ -38,19 +38,17 @@ fn register(module: &mut ModuleRegistrar) -> Result<(), Error> {
 /// The processor.
 struct LocationAnnotations;
 
+#[contained]
 impl Processor for LocationAnnotations {
-    fn name(&self) -> RString {
-        "location-annotations".into()
+    fn name(&self) -> RResult<RString, PluginError> {
+        RResult::ROk("location-annotations".into())
     }
 
     fn process(&self, entity: RString, source: EntitySource) -> RResult<RString, PluginError> {
-        match contain(|| annotate(&entity, &source)) {
-            RResult::ROk(Ok(entity)) => RResult::ROk(entity.into()),
-            RResult::ROk(Err(message)) => {
-                RResult::RErr(PluginError::new(ErrorCode::FAILED, message))
-            }
-            RResult::RErr(error) => RResult::RErr(error),
-        }
+        annotate(&entity, &source)
+            .map(RString::from)
+            .map_err(|message| PluginError::new(ErrorCode::FAILED, message))
+            .into()
     }
 }
 

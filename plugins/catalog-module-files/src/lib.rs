@@ -25,7 +25,7 @@ use greenroom_sdk::{
         sabi_trait::TD_Opaque,
         std_types::{RResult, RString},
     },
-    contain,
+    contained,
 };
 
 use crate::watch::Watch;
@@ -40,7 +40,7 @@ greenroom_sdk::export! {
 
 fn register(module: &mut ModuleRegistrar) -> Result<(), Error> {
     module
-        .depends_on_extension_point(PROCESSING, "^1")
+        .depends_on_extension_point(PROCESSING, "^2")
         .init(init);
     Ok(())
 }
@@ -134,9 +134,10 @@ impl FileProvider {
 /// The provider as the catalog holds it.
 struct Shared(Arc<FileProvider>);
 
+#[contained]
 impl EntityProvider for Shared {
-    fn name(&self) -> RString {
-        "files".into()
+    fn name(&self) -> RResult<RString, PluginError> {
+        RResult::ROk("files".into())
     }
 
     fn connect(&self, connection: ConnectionBox) -> RResult<(), PluginError> {
@@ -145,13 +146,10 @@ impl EntityProvider for Shared {
     }
 
     fn refresh(&self) -> RResult<(), PluginError> {
-        match contain(|| self.0.read_and_apply()) {
-            RResult::ROk(Ok(())) => RResult::ROk(()),
-            RResult::ROk(Err(message)) => {
-                RResult::RErr(PluginError::new(ErrorCode::FAILED, message))
-            }
-            RResult::RErr(error) => RResult::RErr(error),
-        }
+        self.0
+            .read_and_apply()
+            .map_err(|message| PluginError::new(ErrorCode::FAILED, message))
+            .into()
     }
 }
 

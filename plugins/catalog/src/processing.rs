@@ -259,7 +259,7 @@ impl Engine {
         };
         let name = format!(
             "processor {} of module {}",
-            inner.name(),
+            crate::service::name_of(inner.name()),
             processor.module_id
         );
         match inner.process(entity.to_string().into(), source.clone()) {

@@ -12,7 +12,7 @@ use greenroom_sdk::{
         sabi_trait::TD_Opaque,
         std_types::{ROption, RResult, RString, RVec},
     },
-    contain,
+    contained,
 };
 
 use crate::State;
@@ -31,7 +31,7 @@ impl Provider {
             Contribution::Provider(provider) => {
                 format!(
                     "entity provider {} of module {}",
-                    provider.name(),
+                    name_of(provider.name()),
                     self.module_id
                 )
             }
@@ -79,17 +79,16 @@ struct ProviderConnection {
     position: usize,
 }
 
+#[contained]
 impl Connection for ProviderConnection {
     fn apply_full(&self, mutation: FullMutation) -> RResult<(), PluginError> {
-        contained(|| {
-            let mut engine = self
-                .state
-                .engine
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            engine.apply(self.position, mutation, &self.state.served);
-            Ok(())
-        })
+        let mut engine = self
+            .state
+            .engine
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        engine.apply(self.position, mutation, &self.state.served);
+        RResult::ROk(())
     }
 }
 
@@ -103,48 +102,57 @@ impl CatalogService {
     pub(crate) fn new(state: Arc<State>) -> Self {
         Self { state }
     }
+
+    fn entity_by_ref(&self, entity_ref: &str) -> Result<ROption<RString>, String> {
+        let defaults = RefDefaults {
+            kind: Some("component"),
+            namespace: "default",
+        };
+        let entity_ref =
+            EntityRef::parse(entity_ref, defaults).map_err(|error| error.to_string())?;
+        let snapshot = self.state.snapshot();
+        Ok(snapshot
+            .by_ref(&entity_ref)
+            .map(|served| RString::from(served.entity.to_string()))
+            .into())
+    }
+
+    fn entities_matching(&self, filters: &[RString]) -> Result<RVec<RString>, String> {
+        let filters: Vec<&str> = filters.iter().map(RString::as_str).collect();
+        let filter = EntityFilter::parse(&filters).map_err(|error| error.to_string())?;
+        let snapshot = self.state.snapshot();
+        Ok(snapshot
+            .matching(&filter)
+            .into_iter()
+            .map(|served| RString::from(served.entity.to_string()))
+            .collect())
+    }
 }
 
+#[contained]
 impl Catalog for CatalogService {
     fn entity(&self, entity_ref: RString) -> RResult<ROption<RString>, PluginError> {
-        contained(|| {
-            let defaults = RefDefaults {
-                kind: Some("component"),
-                namespace: "default",
-            };
-            let entity_ref =
-                EntityRef::parse(&entity_ref, defaults).map_err(|error| error.to_string())?;
-            let snapshot = self.state.snapshot();
-            Ok(snapshot
-                .by_ref(&entity_ref)
-                .map(|served| RString::from(served.entity.to_string()))
-                .into())
-        })
+        self.entity_by_ref(&entity_ref).map_err(failed).into()
     }
 
     fn entities(&self, filters: RVec<RString>) -> RResult<RVec<RString>, PluginError> {
-        contained(|| {
-            let filters: Vec<&str> = filters.iter().map(RString::as_str).collect();
-            let filter = EntityFilter::parse(&filters).map_err(|error| error.to_string())?;
-            let snapshot = self.state.snapshot();
-            Ok(snapshot
-                .matching(&filter)
-                .into_iter()
-                .map(|served| RString::from(served.entity.to_string()))
-                .collect())
-        })
+        self.entities_matching(&filters).map_err(failed).into()
     }
 
-    fn generation(&self) -> u64 {
-        self.state.snapshot().generation
+    fn generation(&self) -> RResult<u64, PluginError> {
+        RResult::ROk(self.state.snapshot().generation)
     }
 }
 
-/// Runs `body` with a panic caught, its error becoming a [`PluginError`].
-fn contained<T>(body: impl FnOnce() -> Result<T, String>) -> RResult<T, PluginError> {
-    match contain(body) {
-        RResult::ROk(Ok(value)) => RResult::ROk(value),
-        RResult::ROk(Err(message)) => RResult::RErr(PluginError::new(ErrorCode::FAILED, message)),
-        RResult::RErr(error) => RResult::RErr(error),
+/// A failure of the catalog's own, for its caller.
+fn failed(message: String) -> PluginError {
+    PluginError::new(ErrorCode::FAILED, message)
+}
+
+/// A contribution's name, or why it has none.
+pub(crate) fn name_of(name: RResult<RString, PluginError>) -> String {
+    match name {
+        RResult::ROk(name) => name.into_string(),
+        RResult::RErr(error) => format!("(unnamed: {})", error.message),
     }
 }

@@ -41,7 +41,7 @@ const MAX_TERM_BYTES: usize = 512;
 const MAX_PAGE_LIMIT: usize = 100;
 
 fn register(plugin: &mut PluginRegistrar) -> Result<(), Error> {
-    plugin.depends_on_service(SERVICE, "^1").init(init);
+    plugin.depends_on_service(SERVICE, "^2").init(init);
     Ok(())
 }
 
@@ -54,7 +54,11 @@ struct Search {
 impl Search {
     /// The index, rebuilt first if the catalog changed since it was built.
     fn index(&self) -> Result<Arc<Index>, String> {
-        let generation = self.catalog.generation();
+        let generation = self
+            .catalog
+            .generation()
+            .into_result()
+            .map_err(|error| format!("the catalog failed: {}", error.message))?;
         let current = self
             .index
             .read()
@@ -86,7 +90,7 @@ impl Search {
 }
 
 async fn init(context: Context) -> Result<(), Error> {
-    let catalog = context.service::<CatalogBox>(SERVICE, "^1")?;
+    let catalog = context.service::<CatalogBox>(SERVICE, "^2")?;
     let search = Arc::new(Search {
         catalog,
         index: RwLock::new(Arc::new(Index::default())),
