@@ -405,6 +405,9 @@ impl Backend {
     }
 }
 
+/// The version of every service the host provides itself.
+pub(crate) const HOST_SERVICE_VERSION: semver::Version = semver::Version::new(1, 0, 0);
+
 /// The services the host itself provides to every plugin.
 pub fn host_services() -> Vec<HostService> {
     use crate::register::{FeatureId, ServiceScope};
@@ -422,7 +425,7 @@ pub fn host_services() -> Vec<HostService> {
     .into_iter()
     .map(|(id, scope)| HostService {
         id: FeatureId::parse("service id", id).expect("core service ids are valid"),
-        version: semver::Version::new(1, 0, 0),
+        version: HOST_SERVICE_VERSION,
         scope,
     })
     .collect()

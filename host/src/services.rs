@@ -5,6 +5,7 @@
 //! [`Clock`] that tests can control.
 
 mod database;
+mod defaults;
 mod scheduler;
 
 use std::{
@@ -17,6 +18,7 @@ use std::{
 };
 
 pub use database::{Assigned, DatabaseClient};
+pub(crate) use defaults::{host_default, settings};
 pub use scheduler::Scheduler;
 pub(crate) use scheduler::Staging;
 

@@ -17,6 +17,7 @@ mod kit;
 mod mutations;
 mod out_of_tree;
 mod reload_plugins;
+mod replace;
 mod resolve;
 mod services;
 mod soak;

@@ -316,9 +316,9 @@ fn a_plugin_providing_one_of_the_hosts_own_services_is_refused_not_ignored() {
         printed,
         problems(&[
             "plugin `specimen-0001` provides service `core.scheduler`, which the host provides \
-             itself; of the host's services only core.cache may be replaced (by one plugin, not \
-             wrapped), since callers of the others would still get the host's; give the \
-             plugin's service an id of its own"
+             itself and keeps; of the host's services only core.cache, core.database, \
+             core.discovery may be replaced or wrapped (by one plugin each, not as a \
+             multiton); give the plugin's service an id of its own"
         ])
     );
 }

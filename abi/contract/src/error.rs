@@ -19,6 +19,8 @@ impl ErrorCode {
     pub const FAILED: Self = Self(2);
     /// The plugin was asked for something it does not provide.
     pub const UNSUPPORTED: Self = Self(3);
+    /// A feature asked the host for a dependency it did not declare.
+    pub const UNDECLARED: Self = Self(4);
 
     /// A short lowercase name for the code.
     pub fn name(self) -> &'static str {
@@ -26,6 +28,7 @@ impl ErrorCode {
             Self::PANICKED => "panicked",
             Self::FAILED => "failed",
             Self::UNSUPPORTED => "unsupported",
+            Self::UNDECLARED => "undeclared",
             _ => "unknown error",
         }
     }

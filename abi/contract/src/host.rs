@@ -10,7 +10,9 @@
 )]
 
 use abi_stable::{
-    StableAbi, sabi_trait,
+    StableAbi,
+    pointer_trait::TransmuteElement as _,
+    sabi_trait,
     std_types::{RArc, RBox, ROption, RResult, RString, RVec, Tuple2},
     type_layout::TypeLayout,
 };
@@ -194,9 +196,21 @@ pub struct Extension {
     pub object: ServiceObject,
 }
 
-/// The id of the host's cache service, the one host service a plugin may
-/// replace: callers that declare a dependency on it get the plugin's.
+/// The id of the host's cache service ([`CacheService`]).
 pub const CACHE_SERVICE: &str = "core.cache";
+
+/// The id of the host's discovery service ([`DiscoveryService`]).
+pub const DISCOVERY_SERVICE: &str = "core.discovery";
+
+/// The id of the host's database service ([`DatabaseService`]).
+pub const DATABASE_SERVICE: &str = "core.database";
+
+/// The host's services a plugin may replace (provide in the host's place)
+/// or wrap (provide around the host's or the replacement): the plugins that
+/// declare a dependency on one get what the plugin provides. The others are
+/// the host's own state (configuration, lifecycle, logging, metadata,
+/// scheduling), which only the host can keep.
+pub const REPLACEABLE_SERVICES: [&str; 3] = [CACHE_SERVICE, DATABASE_SERVICE, DISCOVERY_SERVICE];
 
 /// A cache a plugin provides in place of the host's (service
 /// [`CACHE_SERVICE`]). Each caller's entries live in a namespace of their
@@ -220,8 +234,35 @@ pub trait CacheService: Send + Sync {
     fn delete(&self, namespace: RString, key: RString) -> RResult<(), PluginError>;
 }
 
-/// A replacement cache as it crosses the boundary.
+/// A cache as it crosses the boundary.
 pub type CacheServiceBox = CacheService_TO<'static, RBox<()>>;
+
+/// Where plugins' routes are reached ([`DISCOVERY_SERVICE`]), as a plugin
+/// provides it in the host's place or around it.
+#[sabi_trait]
+pub trait DiscoveryService: Send + Sync {
+    /// The base URL of plugin `plugin_id`'s routes, such as
+    /// `http://127.0.0.1:7007/api/catalog`.
+    #[sabi(last_prefix_field)]
+    fn base_url(&self, plugin_id: RString) -> RResult<RString, PluginError>;
+}
+
+/// A discovery service as it crosses the boundary.
+pub type DiscoveryServiceBox = DiscoveryService_TO<'static, RBox<()>>;
+
+/// Where each plugin keeps its database ([`DATABASE_SERVICE`]), as a plugin
+/// provides it in the host's place or around it.
+#[sabi_trait]
+pub trait DatabaseService: Send + Sync {
+    /// The database of plugin `plugin_id`, the caller: plugins share one
+    /// address space and are trusted, so the id says who asks, it does not
+    /// prove it.
+    #[sabi(last_prefix_field)]
+    fn database(&self, plugin_id: RString) -> RResult<DatabaseSettings, PluginError>;
+}
+
+/// A database service as it crosses the boundary.
+pub type DatabaseServiceBox = DatabaseService_TO<'static, RBox<()>>;
 
 /// Makes one instance of a plugin-scoped service for each consumer.
 #[sabi_trait]
@@ -293,6 +334,26 @@ pub struct ServiceObject {
     pub layout: LayoutRef,
     /// The value; only the side that knows its type may look inside.
     pub value: RArc<()>,
+}
+
+impl ServiceObject {
+    /// Erases `value`'s type for the trip across the boundary, keeping its
+    /// layout with it; the receiver turns it back into a `T` only after
+    /// checking that layout against `T`'s.
+    pub fn new<T>(value: T) -> Self
+    where
+        T: StableAbi + Send + Sync + 'static,
+    {
+        // SAFETY: only the pointee's type is forgotten, not its size or
+        // drop: `RArc` keeps the original type's destructor in its vtable.
+        // The layout travels alongside, so a receiver can check it before
+        // treating the value as a `T` again.
+        let value: RArc<()> = unsafe { RArc::new(value).transmute_element::<()>() };
+        Self {
+            layout: LayoutRef(T::LAYOUT),
+            value,
+        }
+    }
 }
 
 /// A host handle owned by plugin code.

@@ -21,7 +21,8 @@
 
 #![allow(
     unsafe_code,
-    reason = "abi_stable's derives and macros expand to unsafe blocks; this crate writes none"
+    reason = "abi_stable's derives and macros expand to unsafe blocks; the one this crate \
+              writes erases a service's type next to its layout"
 )]
 
 pub mod declaration;
@@ -41,8 +42,10 @@ pub use descriptor::{
 pub use error::{ErrorCode, PluginError};
 pub use host::{
     CACHE_SERVICE, CacheService, CacheService_TO, CacheServiceBox, ConfigOrigin,
-    ConfigSubscriberBox, DatabaseSettings, Extension, HookBox, HostApi, HostApi_TO, HostBox,
-    LayoutRef, LogLevel, LogRecord, RootMoment, ServiceFactoryBox, ServiceObject, TaskBox,
+    ConfigSubscriberBox, DATABASE_SERVICE, DISCOVERY_SERVICE, DatabaseService, DatabaseService_TO,
+    DatabaseServiceBox, DatabaseSettings, DiscoveryService, DiscoveryService_TO,
+    DiscoveryServiceBox, Extension, HookBox, HostApi, HostApi_TO, HostBox, LayoutRef, LogLevel,
+    LogRecord, REPLACEABLE_SERVICES, RootMoment, ServiceFactoryBox, ServiceObject, TaskBox,
     TaskSchedule,
 };
 pub use root::{PluginModule, PluginModuleRef};

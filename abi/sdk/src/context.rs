@@ -12,7 +12,8 @@ use abi_stable::{
 };
 use async_ffi::{FfiFuture, FutureExt as _};
 use greenroom_contract::{
-    CACHE_SERVICE, CacheServiceBox, ConfigOrigin, ErrorCode, HostBox, PluginError, RootMoment,
+    CACHE_SERVICE, CacheServiceBox, ConfigOrigin, DATABASE_SERVICE, DISCOVERY_SERVICE,
+    DatabaseServiceBox, DiscoveryServiceBox, ErrorCode, HostBox, PluginError, RootMoment,
     TaskSchedule,
     host::{ConfigSubscriber, ConfigSubscriber_TO, Hook_TO, Task_TO},
     http::HttpHandlerBox,
@@ -80,13 +81,19 @@ impl Context {
 
     /// Where the plugin keeps its database: its own SQLite file (the
     /// default) or its own schema in PostgreSQL. The plugin opens it with
-    /// the client library it prefers.
+    /// the client library it prefers. A plugin that declared
+    /// `depends_on_service("core.database", "^1")` asks whoever provides
+    /// that service: the host, or a plugin in its place or around it.
     ///
     /// # Errors
     ///
-    /// Returns the host's reason when the database cannot be prepared.
+    /// Returns the reason when the database cannot be prepared.
     pub fn database(&self) -> Result<Database, Error> {
-        match self.host.database() {
+        let settings = match self.declared_service::<DatabaseServiceBox>(DATABASE_SERVICE, "^1")? {
+            Some(service) => service.database(self.host.plugin_id()),
+            None => self.host.database(),
+        };
+        match settings {
             RResult::ROk(settings) => Ok(Database {
                 client: settings.client.into_string(),
                 connection: settings.connection.into_string(),
@@ -103,19 +110,21 @@ impl Context {
     }
 
     /// The plugin's cache: one namespace per plugin, entries with a time to
-    /// live, kept by the host (so they survive the plugin's reloads), or by
-    /// the plugin that provides `core.cache` in the host's place when this
-    /// plugin declared `depends_on_service("core.cache", "^1")`.
+    /// live, kept by the host (so they survive the plugin's reloads). A
+    /// plugin that declared `depends_on_service("core.cache", "^1")` gets
+    /// whoever provides that service: the host, or a plugin in its place or
+    /// around it.
     pub fn cache(&self) -> Cache {
-        // Only a plugin's replacement is a service object; the host's own
-        // cache is reached through the host handle.
-        let replacement = self
-            .service::<CacheServiceBox>(CACHE_SERVICE, "^1")
-            .ok()
-            .map(|cache| (cache, self.host.plugin_id()));
+        let service = match self.declared_service::<CacheServiceBox>(CACHE_SERVICE, "^1") {
+            Ok(cache) => cache.map(|cache| (cache, self.host.plugin_id())),
+            Err(error) => {
+                tracing::error!("{error}; the plugin uses the host's own cache instead");
+                None
+            }
+        };
         Cache {
             host: self.host.clone(),
-            replacement,
+            service,
         }
     }
 
@@ -183,9 +192,35 @@ impl Context {
     }
 
     /// The base URL of plugin `plugin_id`'s routes, such as
-    /// `http://127.0.0.1:7007/api/catalog`.
+    /// `http://127.0.0.1:7007/api/catalog`. When the plugin that provides
+    /// discovery fails, this logs why and answers the host's URL;
+    /// [`Context::try_discovery_url`] returns the failure instead.
     pub fn discovery_url(&self, plugin_id: &str) -> String {
-        self.host.discovery_url(plugin_id.into()).into_string()
+        self.try_discovery_url(plugin_id).unwrap_or_else(|error| {
+            tracing::error!("{error}; using the host's own URL for plugin `{plugin_id}`");
+            self.host.discovery_url(plugin_id.into()).into_string()
+        })
+    }
+
+    /// The base URL of plugin `plugin_id`'s routes. A plugin that declared
+    /// `depends_on_service("core.discovery", "^1")` asks whoever provides
+    /// that service: the host, or a plugin in its place or around it.
+    ///
+    /// # Errors
+    ///
+    /// Returns the reason when the service cannot be had, or the plugin
+    /// providing it fails.
+    pub fn try_discovery_url(&self, plugin_id: &str) -> Result<String, Error> {
+        match self.declared_service::<DiscoveryServiceBox>(DISCOVERY_SERVICE, "^1")? {
+            Some(discovery) => match discovery.base_url(plugin_id.into()) {
+                RResult::ROk(url) => Ok(url.into_string()),
+                RResult::RErr(error) => Err(Error::msg(format!(
+                    "discovery failed for plugin `{plugin_id}`: {}",
+                    error.message
+                ))),
+            },
+            None => Ok(self.host.discovery_url(plugin_id.into()).into_string()),
+        }
     }
 
     /// Runs `hook` once this plugin and all its modules have initialized.
@@ -351,20 +386,20 @@ pub struct Database {
     pub schema: String,
 }
 
-/// The plugin's namespace in the cache: the host's, or the one a plugin
-/// provides in its place (service `core.cache`) when this plugin declared a
-/// dependency on it.
+/// The plugin's namespace in the cache: through the host's handle, or
+/// through service `core.cache` when this plugin declared a dependency on
+/// it.
 #[derive(Clone)]
 pub struct Cache {
     host: HostBox,
-    replacement: Option<(crate::Service<CacheServiceBox>, RString)>,
+    service: Option<(crate::Service<CacheServiceBox>, RString)>,
 }
 
 impl Cache {
     /// The bytes under `key`, unless absent or expired (or the replacing
     /// cache failed, which is logged).
     pub fn get(&self, key: &str) -> Option<Vec<u8>> {
-        match &self.replacement {
+        match &self.service {
             Some((cache, namespace)) => cache
                 .get(namespace.clone(), key.into())
                 .into_result()
@@ -383,7 +418,7 @@ impl Cache {
     /// Stores `value` under `key` for `ttl`.
     pub fn set(&self, key: &str, value: &[u8], ttl: Duration) {
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
-        match &self.replacement {
+        match &self.service {
             Some((cache, namespace)) => {
                 let stored = cache.set(namespace.clone(), key.into(), RVec::from(value), ttl_ms);
                 if let RResult::RErr(error) = stored {
@@ -396,7 +431,7 @@ impl Cache {
 
     /// Removes `key`.
     pub fn delete(&self, key: &str) {
-        match &self.replacement {
+        match &self.service {
             Some((cache, namespace)) => {
                 if let RResult::RErr(error) = cache.delete(namespace.clone(), key.into()) {
                     tracing::warn!("the cache failed: {}", error.message);

@@ -29,7 +29,7 @@ use abi_stable::{
 };
 use async_ffi::{FfiFuture, FutureExt as _};
 use greenroom_contract::{
-    LayoutRef, PluginError, ServiceObject,
+    ErrorCode, LayoutRef, PluginError, ServiceObject,
     host::{ServiceFactory, ServiceFactory_TO},
 };
 
@@ -247,6 +247,29 @@ impl Context {
     }
 }
 
+impl Context {
+    /// Service `id` when this feature declared a dependency on it, `None`
+    /// when it did not; for a host service, that is the choice between
+    /// what the plugin graph provides and the host's handle.
+    pub(crate) fn declared_service<T>(
+        &self,
+        id: &str,
+        requirement: &str,
+    ) -> Result<Option<Service<T>>, Error>
+    where
+        T: StableAbi + Send + Sync + 'static,
+    {
+        let expected = LayoutRef(T::LAYOUT);
+        match self.host().service(id.into(), requirement.into(), expected) {
+            // SAFETY: the host checked that the value's layout is compatible
+            // with `T`'s before handing it over.
+            RResult::ROk(object) => Ok(Some(unsafe { restore(object) })),
+            RResult::RErr(error) if error.code == ErrorCode::UNDECLARED => Ok(None),
+            RResult::RErr(error) => Err(Error::msg(error.message)),
+        }
+    }
+}
+
 /// Builds one plugin's instance of a plugin-scoped service.
 struct Factory<F> {
     make: F,
@@ -268,13 +291,7 @@ pub(crate) fn erase<T>(value: T) -> ServiceObject
 where
     T: StableAbi + Send + Sync + 'static,
 {
-    // SAFETY: the value is erased together with its layout, and only
-    // `restore` turns it back, after the host checked that layout.
-    let value: RArc<()> = unsafe { RArc::new(value).transmute_element::<()>() };
-    ServiceObject {
-        layout: LayoutRef(T::LAYOUT),
-        value,
-    }
+    ServiceObject::new(value)
 }
 
 /// Turns an object made by [`erase`] back into a handle to its value.

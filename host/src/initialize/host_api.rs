@@ -246,6 +246,9 @@ impl HostApi for FeatureHost {
         requirement: RString,
         expected: LayoutRef,
     ) -> RResult<ServiceObject, PluginError> {
+        if let Some(error) = self.undeclared(id.as_str()) {
+            return RResult::RErr(error);
+        }
         self.get(id.as_str(), requirement.as_str(), expected)
             .map_err(refusal)
             .into()
@@ -300,6 +303,9 @@ impl HostApi for FeatureHost {
         requirement: RString,
         expected: LayoutRef,
     ) -> RResult<RVec<ServiceObject>, PluginError> {
+        if let Some(error) = self.undeclared(id.as_str()) {
+            return RResult::RErr(error);
+        }
         self.get_all(id.as_str(), requirement.as_str(), expected)
             .map(RVec::from)
             .map_err(refusal)
@@ -366,11 +372,7 @@ impl HostApi for FeatureHost {
             .core
             .database
             .assign(plugin_id)
-            .map(|assigned| DatabaseSettings {
-                client: assigned.client.into(),
-                connection: assigned.connection.into(),
-                schema: assigned.schema.into(),
-            })
+            .map(crate::services::settings)
             .map_err(refusal)
             .into()
     }
@@ -445,8 +447,24 @@ impl FeatureHost {
         Ok(())
     }
 
+    /// Why the feature may not have service `id`: it did not declare the
+    /// dependency.
+    fn undeclared(&self, id: &str) -> Option<PluginError> {
+        let declared =
+            self.feature.declared.dependencies.iter().any(|dependency| {
+                dependency.kind == DependencyKind::Service && dependency.id == id
+            });
+        let message = format!(
+            "{} asks for service `{id}` without declaring the dependency; declare it at \
+             registration with depends_on_service",
+            self.feature.node
+        );
+        (!declared).then(|| PluginError::new(ErrorCode::UNDECLARED, message))
+    }
+
     /// Every provision of service `id` the feature may have: the one of a
-    /// singleton, or every contribution to a multiton (perhaps none).
+    /// singleton, or every contribution to a multiton (perhaps none). For a
+    /// host service no plugin replaced, the host's own.
     fn get_all(
         &self,
         id: &str,
@@ -454,16 +472,6 @@ impl FeatureHost {
         expected: LayoutRef,
     ) -> Result<Vec<ServiceObject>, String> {
         let node = &self.feature.node;
-        let declared =
-            self.feature.declared.dependencies.iter().any(|dependency| {
-                dependency.kind == DependencyKind::Service && dependency.id == id
-            });
-        if !declared {
-            return Err(format!(
-                "{node} asks for service `{id}` without declaring the dependency; declare it at \
-                 registration with depends_on_service"
-            ));
-        }
         let requirement = VersionReq::parse(requirement)
             .map_err(|error| format!("`{requirement}` is not a version requirement: {error}"))?;
         // Cloned out of the lock: making a plugin-scoped instance calls
@@ -477,6 +485,11 @@ impl FeatureHost {
             .get(id)
             .cloned()
             .unwrap_or_default();
+        if provisions.is_empty()
+            && let Some(object) = crate::services::host_default(&self.shared.core, id)
+        {
+            return self.check_host_default(id, &requirement, expected, object);
+        }
         provisions
             .into_iter()
             .map(|provided| {
@@ -497,6 +510,33 @@ impl FeatureHost {
                 self.instance_of(id, provided.made)
             })
             .collect()
+    }
+
+    /// The host's own implementation of service `id`, checked like a
+    /// plugin's.
+    fn check_host_default(
+        &self,
+        id: &str,
+        requirement: &VersionReq,
+        expected: LayoutRef,
+        object: ServiceObject,
+    ) -> Result<Vec<ServiceObject>, String> {
+        let node = &self.feature.node;
+        let version = crate::backend::HOST_SERVICE_VERSION;
+        if !requirement.matches(&version) {
+            return Err(format!(
+                "{node} needs service `{id}` {requirement}, but the host provides version \
+                 {version}"
+            ));
+        }
+        check_layout_compatibility(expected.0, object.layout.0).map_err(|errors| {
+            format!(
+                "{node} was built against another version of the host service `{id}`'s \
+                 interface than the host; rebuild it against this greenroom-contract\n{}",
+                crate::load::summarize(&errors.to_string())
+            )
+        })?;
+        Ok(vec![object])
     }
 
     /// The instance of a checked provision this feature's plugin gets.

@@ -183,10 +183,10 @@ impl fmt::Display for Problem {
             ),
             Self::HostService { provider, id } => write!(
                 f,
-                "{provider} provides service `{id}`, which the host provides itself; of the \
-                 host's services only core.cache may be replaced (by one plugin, not wrapped), \
-                 since callers of the others would still get the host's; give the plugin's \
-                 service an id of its own"
+                "{provider} provides service `{id}`, which the host provides itself and keeps; \
+                 of the host's services only {} may be replaced or wrapped (by one plugin \
+                 each, not as a multiton); give the plugin's service an id of its own",
+                greenroom_contract::REPLACEABLE_SERVICES.join(", ")
             ),
             Self::ForeignExtensionPoint { module, id, owner } => write!(
                 f,

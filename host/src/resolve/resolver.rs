@@ -148,8 +148,8 @@ impl<'a> Resolver<'a> {
                         .iter()
                         .any(|other| other.provider == Provider::Host)
                 });
-            let replaceable = service.id.as_str() == greenroom_contract::CACHE_SERVICE
-                && !service.wraps
+            let replaceable = greenroom_contract::REPLACEABLE_SERVICES
+                .contains(&service.id.as_str())
                 && !service.multiton;
             if host_provides && !replaceable {
                 self.problems.push(Problem::HostService {
@@ -171,7 +171,7 @@ impl<'a> Resolver<'a> {
                 continue;
             }
             let existing = self.services.entry(service.id.to_string()).or_default();
-            // A plugin's cache replaces the host's.
+            // A plugin's replacement takes the host's place.
             existing.retain(|other| !(replaceable && other.provider == Provider::Host));
             let clash = existing.iter().find(|other| {
                 other.provider != Provider::Host && !(other.multiton && provision.multiton)

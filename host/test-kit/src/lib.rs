@@ -30,6 +30,7 @@ use greenroom_host::{
     Backend, BackendError, RunningBackend, StartError,
     initialize::{FailurePolicy, StartupReport},
     serve::{AuthPolicy, HttpOptions, StaticToken},
+    services::DatabaseClient,
 };
 use tower::ServiceExt as _;
 use tracing::Instrument as _;
@@ -62,6 +63,20 @@ impl TestBackendBuilder {
     /// Gives a plugin its configuration.
     pub fn plugin_config(mut self, plugin_id: &str, config: serde_json::Value) -> Self {
         self.backend = self.backend.plugin_config(plugin_id, config);
+        self
+    }
+
+    /// Keeps plugins' databases where `client` says (by default, SQLite
+    /// files under `data/` in the working directory).
+    pub fn database(mut self, client: DatabaseClient) -> Self {
+        self.backend = self.backend.database(client);
+        self
+    }
+
+    /// Tells plugins asking discovery that `plugin_id`'s routes are at
+    /// `url`.
+    pub fn discovery_endpoint(mut self, plugin_id: &str, url: &str) -> Self {
+        self.backend = self.backend.discovery_endpoint(plugin_id, url);
         self
     }
 
