@@ -24,18 +24,26 @@ impl<T> Future for PluginFuture<T> {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(RResult::ROk(value))) => Poll::Ready(Ok(value)),
             Ok(Poll::Ready(RResult::RErr(error))) => Poll::Ready(Err(describe(&error))),
-            Err(_) => Poll::Ready(Err(
-                "the plugin's future panicked while being polled".to_string()
-            )),
+            Err(_) => Poll::Ready(Err(format!(
+                "{PANICKED}the plugin's future, while being polled outside the SDK's guard"
+            ))),
         }
     }
 }
 
+/// How [`describe`] marks a panic.
+const PANICKED: &str = "panicked: ";
+
 /// A plugin's error for people: its message, marked when it was a panic.
 pub(crate) fn describe(error: &PluginError) -> String {
     if error.code == ErrorCode::PANICKED {
-        format!("panicked: {}", error.message)
+        format!("{PANICKED}{}", error.message)
     } else {
         error.message.to_string()
     }
+}
+
+/// Whether an error [`PluginFuture`] or [`describe`] gave was a panic.
+pub(crate) fn is_panic(error: &str) -> bool {
+    error.starts_with(PANICKED)
 }

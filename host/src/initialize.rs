@@ -135,6 +135,7 @@ pub async fn initialize(plan: &Plan, features: Features, options: InitOptions) -
     shared
         .routes
         .starting(plan.plugins.keys().map(ToString::to_string));
+    shared.core.scheduler.on_panic(panic_handler(&shared));
     shared.core.scheduler.start();
     let features = Arc::new(features);
     let mut done: BTreeMap<PluginId, watch::Sender<Option<bool>>> = BTreeMap::new();
@@ -266,7 +267,10 @@ impl PluginJob {
                 );
                 tracing::warn!("{reason}");
                 self.shared.routes.failed(self.id.as_str(), reason.clone());
-                return PluginResult::skipped(&self.id, reason);
+                let mut skipped = PluginResult::skipped(&self.id, reason);
+                skipped.failure_allowed =
+                    (self.options.allow_failure)(&Node::Plugin(self.id.clone()));
+                return skipped;
             }
         }
 
@@ -290,7 +294,14 @@ impl PluginJob {
         result.failure_allowed = (self.options.allow_failure)(&node);
         if result.status == FeatureStatus::Started {
             self.shared.routes.started(self.id.as_str());
-            self.run_startup_hooks().await;
+            if let Some(panic) = self.run_startup_hooks().await {
+                let reason = format!("a startup hook {panic}");
+                tracing::error!("plugin `{}` is marked failed: {reason}", self.id);
+                self.shared.core.scheduler.remove_plugin(self.id.as_str());
+                self.shared.routes.failed(self.id.as_str(), reason.clone());
+                result.status = FeatureStatus::Failed;
+                result.error = Some(reason);
+            }
         } else {
             let reason = result.error.clone().unwrap_or_default();
             self.shared.routes.failed(self.id.as_str(), reason);
@@ -343,14 +354,22 @@ impl PluginJob {
         })
     }
 
-    async fn run_startup_hooks(&self) {
+    /// Runs the plugin's startup hooks. An error is logged and the plugin
+    /// goes on; a panic stops the rest and is returned, since the plugin's
+    /// state can no longer be trusted.
+    async fn run_startup_hooks(&self) -> Option<String> {
         let startup =
             std::mem::take(&mut self.hooks.lock().unwrap_or_else(|p| p.into_inner()).startup);
         for hook in startup {
-            if let Err(error) = run_hook(hook, self.options.hook_timeout).await {
-                tracing::error!(%error, "a startup hook of plugin `{}` failed", self.id);
+            match run_hook(hook, self.options.hook_timeout).await {
+                Err(error) if crate::boundary::is_panic(&error) => return Some(error),
+                Err(error) => {
+                    tracing::error!(%error, "a startup hook of plugin `{}` failed", self.id);
+                }
+                Ok(()) => {}
             }
         }
+        None
     }
 }
 
@@ -455,6 +474,25 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What the host does when a running plugin's scheduled task panics: the
+/// plugin's state can no longer be trusted, so its routes answer 503 with
+/// the reason and its tasks stop, until it is reloaded or the host
+/// restarts; every other plugin goes on.
+fn panic_handler(shared: &Shared) -> crate::services::PanicHandler {
+    let routes = shared.routes.clone();
+    let scheduler = Arc::downgrade(&shared.core.scheduler);
+    Arc::new(move |plugin_id: &str, reason: String| {
+        tracing::error!(
+            "plugin `{plugin_id}` is marked failed: {reason}; its routes answer 503 until it is \
+             reloaded or the host restarts"
+        );
+        routes.failed_running(plugin_id, reason);
+        if let Some(scheduler) = scheduler.upgrade() {
+            scheduler.remove_plugin(plugin_id);
+        }
+    })
 }
 
 async fn run_hook(mut hook: HookBox, timeout: Duration) -> Result<(), String> {

@@ -234,11 +234,23 @@ async fn instance(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Re
         });
         return (refusal.status, Json(body)).into_response();
     }
-    let instance = state
+    let mut instance = state
         .instance
         .read()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    Json(instance.clone()).into_response()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    // The startup report is what happened then; a plugin may have failed
+    // since.
+    let now: serde_json::Map<String, serde_json::Value> = state
+        .routes
+        .statuses()
+        .into_iter()
+        .map(|(id, status)| (id, serde_json::Value::from(status)))
+        .collect();
+    if let Some(fields) = instance.as_object_mut() {
+        fields.insert("plugins".to_string(), now.into());
+    }
+    Json(instance).into_response()
 }
 
 /// Marks the host as stopping (new plugin requests get 503, readiness

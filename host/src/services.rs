@@ -20,7 +20,7 @@ use std::{
 pub use database::{Assigned, DatabaseClient};
 pub(crate) use defaults::{host_default, settings};
 pub use scheduler::Scheduler;
-pub(crate) use scheduler::Staging;
+pub(crate) use scheduler::{PanicHandler, Staging};
 
 /// Where the host's services read the time.
 pub trait Clock: Send + Sync {

@@ -16,6 +16,7 @@ mod interface;
 mod kit;
 mod mutations;
 mod out_of_tree;
+mod panics;
 mod reload_plugins;
 mod replace;
 mod resolve;

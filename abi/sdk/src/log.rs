@@ -49,9 +49,12 @@ pub(crate) fn install(host: &HostBox) {
     INSTALL.call_once(|| {
         let _ = tracing::subscriber::set_global_default(Forwarder::default());
         // The library has its own standard library and so its own panic
-        // hook, which would print to stderr past the host's log. Panics are
-        // caught and reported as errors; this logs where each happened.
-        std::panic::set_hook(Box::new(|info| {
+        // hook, which would print to stderr past the host's log. Panics in
+        // plugin code the SDK runs are caught and reported as errors; this
+        // logs where each happened. Any other panic also goes to the hook
+        // found here: linked into a host or a test, that one is theirs.
+        let earlier = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
             let payload = info.payload();
             let message = payload
                 .downcast_ref::<&str>()
@@ -62,6 +65,9 @@ pub(crate) fn install(host: &HostBox) {
                 LAST_PANIC.with(|last| *last.borrow_mut() = Some(message.to_string()));
             }
             tracing::error!(target: "greenroom::panic", "plugin code panicked: {info}");
+            if CURRENT.with(|current| current.borrow().is_empty()) {
+                earlier(info);
+            }
         }));
     });
 }

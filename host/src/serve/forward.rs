@@ -114,10 +114,7 @@ async fn forward(state: &HttpState, plugin_id: &str, rest: &str, request: Reques
             &request,
             format!("plugin `{plugin_id}` has not started yet"),
         ),
-        Route::Failed(reason) => unavailable(
-            &request,
-            format!("plugin `{plugin_id}` failed to start: {reason}"),
-        ),
+        Route::Failed(reason) => unavailable(&request, format!("plugin `{plugin_id}` {reason}")),
         Route::Ready(None) => {
             let message = format!("plugin `{plugin_id}` serves no HTTP routes");
             error(&request, StatusCode::NOT_FOUND, "NotFoundError", message)

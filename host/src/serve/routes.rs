@@ -198,8 +198,19 @@ impl Routes {
 
     /// Records why a plugin did not start.
     pub(crate) fn failed(&self, plugin_id: &str, reason: String) {
-        self.write()
-            .insert(plugin_id.to_string(), Route::Failed(reason));
+        self.write().insert(
+            plugin_id.to_string(),
+            Route::Failed(format!("failed to start: {reason}")),
+        );
+    }
+
+    /// Takes a running plugin out of service for `reason`, such as a panic
+    /// in its code.
+    pub(crate) fn failed_running(&self, plugin_id: &str, reason: String) {
+        self.write().insert(
+            plugin_id.to_string(),
+            Route::Failed(format!("failed while running: {reason}")),
+        );
     }
 
     /// The route of a plugin, if it is installed.

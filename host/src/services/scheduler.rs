@@ -60,6 +60,10 @@ impl Scheduled {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Staging(u64);
 
+/// What the host does when a plugin's task panics, given the plugin's id
+/// and what happened.
+pub(crate) type PanicHandler = Arc<dyn Fn(&str, String) + Send + Sync>;
+
 /// Every plugin's scheduled tasks.
 pub struct Scheduler {
     clock: Arc<dyn Clock>,
@@ -67,6 +71,7 @@ pub struct Scheduler {
     tasks: Mutex<Vec<Scheduled>>,
     driver: Mutex<Option<JoinHandle<()>>>,
     stagings: AtomicU64,
+    on_panic: Mutex<Option<PanicHandler>>,
 }
 
 impl Scheduler {
@@ -79,7 +84,13 @@ impl Scheduler {
             tasks: Mutex::default(),
             driver: Mutex::default(),
             stagings: AtomicU64::new(0),
+            on_panic: Mutex::default(),
         })
+    }
+
+    /// Calls `handler` each time a task panics (after logging it).
+    pub(crate) fn on_panic(&self, handler: PanicHandler) {
+        *lock(&self.on_panic) = Some(handler);
     }
 
     /// Starts the driver on the current tokio runtime.
@@ -231,11 +242,17 @@ impl Scheduler {
             };
             let (body, timeout, span) = (task.task.clone(), task.timeout, task.span.clone());
             let (plugin_id, id) = (task.plugin_id.clone(), task.id.clone());
+            let on_panic = lock(&self.on_panic).clone();
             let run = async move {
                 match tokio::time::timeout(timeout, PluginFuture(body.run())).await {
                     Ok(Ok(())) => tracing::debug!(plugin_id, task = id, "scheduled task ran"),
                     Ok(Err(error)) => {
                         tracing::error!(plugin_id, task = id, %error, "scheduled task failed");
+                        if crate::boundary::is_panic(&error)
+                            && let Some(on_panic) = on_panic
+                        {
+                            on_panic(&plugin_id, format!("its scheduled task `{id}` {error}"));
+                        }
                     }
                     Err(_) => {
                         tracing::error!(plugin_id, task = id, "scheduled task was cut off");

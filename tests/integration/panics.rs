@@ -1,0 +1,155 @@
+//! Panics in a plugin that already started: in a scheduled task or a
+//! startup hook the plugin is marked failed and the others go on.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use greenroom_host::{initialize::FeatureStatus, resolve::Node};
+use greenroom_sdk::{Error, PluginRegistrar};
+use greenroom_test_kit::TestBackend;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime starts")
+}
+
+/// How many times the panicking task ran.
+static TICKS: AtomicUsize = AtomicUsize::new(0);
+
+fn register_ticker(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin.init(|context| async move {
+        context.schedule_every("tick", Duration::from_millis(10), || async {
+            TICKS.fetch_add(1, Ordering::SeqCst);
+            panic!("the tick found its state broken");
+        })
+    });
+    Ok(())
+}
+
+fn register_bystander(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin.init(|_| async { Ok(()) });
+    Ok(())
+}
+
+#[test]
+fn a_panicking_scheduled_task_marks_its_plugin_failed_and_stops_its_tasks() {
+    runtime().block_on(async {
+        let backend = TestBackend::builder()
+            .add_static(
+                "ticker",
+                greenroom_sdk::root_module! { plugins: { "ticker" => register_ticker } },
+            )
+            .add_static(
+                "bystander",
+                greenroom_sdk::root_module! { plugins: { "bystander" => register_bystander } },
+            )
+            .start()
+            .await
+            .expect("the backend starts");
+        assert_eq!(
+            backend.get("/api/ticker/", None).await.status,
+            404,
+            "no routes yet"
+        );
+
+        let mut answered = backend.get("/api/ticker/", None).await;
+        for _ in 0..500 {
+            if answered.status == 503 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            answered = backend.get("/api/ticker/", None).await;
+        }
+        assert_eq!(answered.status, 503, "{}", answered.text());
+        assert_eq!(
+            answered.json()["error"]["message"],
+            "plugin `ticker` failed while running: its scheduled task `tick` panicked: the tick \
+             found its state broken"
+        );
+        // Its tasks stopped: ten more periods pass without another run.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(TICKS.load(Ordering::SeqCst), 1);
+
+        let readiness = backend.get("/.backstage/health/v1/readiness", None).await;
+        assert_eq!(readiness.status, 200, "the host still serves the others");
+        assert_eq!(
+            readiness.json()["plugins"],
+            serde_json::json!({ "bystander": "started", "ticker": "failed" })
+        );
+        let instance = backend.get("/.greenroom/v1/instance", None).await;
+        assert_eq!(instance.json()["plugins"]["ticker"], "failed");
+        let marked = backend
+            .logs()
+            .into_iter()
+            .filter(|event| {
+                event
+                    .message
+                    .starts_with("plugin `ticker` is marked failed")
+            })
+            .count();
+        assert_eq!(marked, 1);
+        assert_eq!(backend.stop().await, Vec::<String>::new());
+    });
+}
+
+fn register_fragile(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin
+        .provides_service("fragile.api", "1.0.0", greenroom_sdk::ServiceScope::Root)
+        .init(|context| async move {
+            context.on_startup(|| async { panic!("the startup hook lost its connection") });
+            context.provide(
+                "fragile.api",
+                "1.0.0",
+                abi_stable::std_types::RString::from("x"),
+            )
+        });
+    Ok(())
+}
+
+fn register_fragile_user(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin
+        .depends_on_service("fragile.api", "^1")
+        .init(|_| async { Ok(()) });
+    Ok(())
+}
+
+#[test]
+fn a_panicking_startup_hook_fails_its_plugin_and_skips_its_dependents() {
+    runtime().block_on(async {
+        let backend = TestBackend::builder()
+            .add_static("fragile", greenroom_sdk::root_module! { plugins: { "fragile" => register_fragile } })
+            .add_static("user", greenroom_sdk::root_module! { plugins: { "fragile-user" => register_fragile_user } })
+            .add_static("bystander", greenroom_sdk::root_module! { plugins: { "bystander" => register_bystander } })
+            .failure_policy(Arc::new(|node: &Node| node.plugin_id().as_str() != "bystander"))
+            .start()
+            .await
+            .expect("the policy lets them fail");
+
+        let report = backend.report();
+        let fragile = report.plugin("fragile").expect("it is reported");
+        assert_eq!(fragile.status, FeatureStatus::Failed);
+        assert_eq!(
+            fragile.error.as_deref(),
+            Some("a startup hook panicked: the startup hook lost its connection")
+        );
+        let user = report.plugin("fragile-user").expect("it is reported");
+        assert_eq!(user.status, FeatureStatus::Skipped);
+        let bystander = report.plugin("bystander").expect("it is reported");
+        assert_eq!(bystander.status, FeatureStatus::Started);
+        let answered = backend.get("/api/fragile/", None).await;
+        assert_eq!(
+            answered.json()["error"]["message"],
+            "plugin `fragile` failed to start: a startup hook panicked: the startup hook lost \
+             its connection"
+        );
+        assert_eq!(backend.stop().await, Vec::<String>::new());
+    });
+}
