@@ -342,6 +342,7 @@ impl PluginJob {
             initializing: Arc::new(AtomicBool::new(true)),
         };
         let initializing = feature.initializing.clone();
+        let declared = feature.declared.clone();
         let host = host_for(feature, self.hooks.clone(), self.shared.clone());
         let timeout = self.options.init_timeout;
         let outcome = tokio::time::timeout(timeout, PluginFuture(init(host))).await;
@@ -351,7 +352,34 @@ impl PluginJob {
                 "initialization did not finish within {} s and was cut off",
                 timeout.as_secs_f32()
             ))
-        })
+        })?;
+        self.check_provided(node, &declared)
+    }
+
+    /// Checks that `node` provided the services it declared. Its consumers
+    /// would be told so when they ask; but a plugin declaring a host service
+    /// and not providing it would leave them the host's without a word,
+    /// so that fails the plugin.
+    fn check_provided(&self, node: &Node, declared: &FeatureSet) -> Result<(), String> {
+        let services = self
+            .shared
+            .services
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for service in services.unprovided(node, declared) {
+            let id = service.id.as_str();
+            let role = if service.wraps { "wraps" } else { "provides" };
+            let message = format!(
+                "{node} declared that it {role} service `{id}` but did not provide it during \
+                 initialization; call context.provide(\"{id}\", \"{}\", ..) in its init",
+                service.version
+            );
+            if greenroom_contract::REPLACEABLE_SERVICES.contains(&id) {
+                return Err(message);
+            }
+            tracing::warn!("{message}");
+        }
+        Ok(())
     }
 
     /// Runs the plugin's startup hooks. An error is logged and the plugin

@@ -18,7 +18,7 @@ use std::{
 };
 
 pub use database::{Assigned, DatabaseClient};
-pub(crate) use defaults::{host_default, settings};
+pub(crate) use defaults::{host_default, host_interface, host_interface_name, settings};
 pub use scheduler::Scheduler;
 pub(crate) use scheduler::{PanicHandler, Staging};
 

@@ -422,8 +422,15 @@ mod parser {
     pub(super) trait Parser: Send + Sync {
         fn parse(&self, text: RString) -> RResult<u32, PluginError>;
 
-        #[sabi(last_prefix_field)]
         fn parse_later(&self, text: RString) -> FfiFuture<RResult<u32, PluginError>>;
+
+        /// Panics with a payload that is not text and panics again when
+        /// dropped.
+        fn explode(&self) -> RResult<u32, PluginError>;
+
+        /// Rethrows a panic past the panic hook, as `resume_unwind` does.
+        #[sabi(last_prefix_field)]
+        fn rethrow(&self) -> FfiFuture<RResult<u32, PluginError>>;
     }
 
     pub(super) type ParserBox = Parser_TO<'static, RBox<()>>;
@@ -450,6 +457,23 @@ impl Parser for Strict {
             RResult::ROk(text.parse::<u32>().expect("the text is a number, later"))
         }
         .into_ffi()
+    }
+
+    fn explode(&self) -> RResult<u32, PluginError> {
+        std::panic::panic_any(Bomb)
+    }
+
+    fn rethrow(&self) -> FfiFuture<RResult<u32, PluginError>> {
+        async { std::panic::resume_unwind(Box::new("rethrown past the hook")) }.into_ffi()
+    }
+}
+
+/// A panic payload whose destructor panics too.
+struct Bomb;
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        panic!("the payload's destructor panicked");
     }
 }
 
@@ -478,6 +502,18 @@ fn register_parsing(plugin: &mut PluginRegistrar) -> Result<(), Error> {
                     Err(error) => tracing::info!("refused: {}", error.message),
                 }
             }
+            // After the panics above, neither lends its message to these.
+            let exploded = parser
+                .explode()
+                .into_result()
+                .map_err(|error| error.message);
+            tracing::info!("refused: {:?}", exploded);
+            let rethrown = parser
+                .rethrow()
+                .await
+                .into_result()
+                .map_err(|error| error.message);
+            tracing::info!("refused: {:?}", rethrown);
             Ok(())
         });
     Ok(())
@@ -514,6 +550,9 @@ fn a_service_method_that_panics_under_contained_answers_its_caller_an_error() {
                  ParseIntError { kind: InvalidDigit }",
                 "refused: `Parser::parse_later` panicked: the text is a number, later: \
                  ParseIntError { kind: InvalidDigit }",
+                "refused: Err(\"`Parser::explode` panicked: a panic with a non-string payload\")",
+                "refused: Err(\"`Parser::rethrow` panicked: a panic in a future whose message \
+                 never reached the panic hook\")",
             ]
         );
         assert_eq!(backend.stop().await, Vec::<String>::new());

@@ -12,9 +12,9 @@ use greenroom_contract::{
     CacheService, CacheServiceBox, DatabaseService, DatabaseServiceBox, DatabaseSettings,
     DiscoveryService, DiscoveryServiceBox,
 };
-use greenroom_host::{initialize::FeatureStatus, services::DatabaseClient};
+use greenroom_host::{StartError, initialize::FeatureStatus, services::DatabaseClient};
 use greenroom_sdk::{Error, ErrorCode, PluginError, PluginRegistrar, Service, contained};
-use greenroom_test_kit::TestBackend;
+use greenroom_test_kit::{TestBackend, TestError};
 
 use crate::artifacts::scratch;
 
@@ -41,28 +41,31 @@ fn logged(backend: &TestBackend, prefix: &str) -> Vec<String> {
         .collect()
 }
 
-/// Every call the metering cache passed on: (operation, namespace, key).
-static METERED: Mutex<Vec<(String, String, String)>> = Mutex::new(Vec::new());
+/// Calls a metering cache passed on: (operation, namespace, key).
+type Calls = Mutex<Vec<(String, String, String)>>;
 
-/// A cache wrapped around another, counting calls and keeping nothing.
-struct Metered(Service<CacheServiceBox>);
+/// A cache wrapped around another, recording calls and keeping nothing.
+struct Metered {
+    inner: Service<CacheServiceBox>,
+    calls: &'static Calls,
+}
 
 impl Metered {
-    fn record(operation: &str, namespace: &RString, key: &RString) {
+    fn record(&self, operation: &str, namespace: &RString, key: &RString) {
         let call = (
             operation.to_string(),
             namespace.to_string(),
             key.to_string(),
         );
-        lock(&METERED).push(call);
+        lock(self.calls).push(call);
     }
 }
 
 #[contained]
 impl CacheService for Metered {
     fn get(&self, namespace: RString, key: RString) -> RResult<ROption<RVec<u8>>, PluginError> {
-        Self::record("get", &namespace, &key);
-        self.0.get(namespace, key)
+        self.record("get", &namespace, &key);
+        self.inner.get(namespace, key)
     }
 
     fn set(
@@ -72,24 +75,31 @@ impl CacheService for Metered {
         value: RVec<u8>,
         ttl_ms: u64,
     ) -> RResult<(), PluginError> {
-        Self::record("set", &namespace, &key);
-        self.0.set(namespace, key, value, ttl_ms)
+        self.record("set", &namespace, &key);
+        self.inner.set(namespace, key, value, ttl_ms)
     }
 
     fn delete(&self, namespace: RString, key: RString) -> RResult<(), PluginError> {
-        Self::record("delete", &namespace, &key);
-        self.0.delete(namespace, key)
+        self.record("delete", &namespace, &key);
+        self.inner.delete(namespace, key)
     }
 }
 
-fn register_metered_cache(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+/// Registers a wrapper of `core.cache` recording into `calls`.
+fn wrap_cache_recording(plugin: &mut PluginRegistrar, calls: &'static Calls) {
     plugin
         .wraps_service("core.cache", "1.0.0")
-        .init(|context| async move {
+        .init(move |context| async move {
             let inner = context.service::<CacheServiceBox>("core.cache", "^1")?;
-            let metered = CacheServiceBox::from_value(Metered(inner), TD_Opaque);
+            let metered = CacheServiceBox::from_value(Metered { inner, calls }, TD_Opaque);
             context.provide("core.cache", "1.0.0", metered)
         });
+}
+
+static METERED: Calls = Mutex::new(Vec::new());
+
+fn register_metered_cache(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    wrap_cache_recording(plugin, &METERED);
     Ok(())
 }
 
@@ -352,6 +362,198 @@ fn wrapping_a_host_service_the_host_keeps_is_refused_before_anything_runs() {
                  core.database, core.discovery may be replaced or wrapped"
             ),
             "{error}"
+        );
+    });
+}
+
+/// A discovery wrapper that asks for what it wraps on every call, after it
+/// provided itself.
+struct AsksEachTime(greenroom_sdk::Context);
+
+#[contained]
+impl DiscoveryService for AsksEachTime {
+    fn base_url(&self, plugin_id: RString) -> RResult<RString, PluginError> {
+        match self
+            .0
+            .service::<DiscoveryServiceBox>("core.discovery", "^1")
+        {
+            Ok(inner) => inner.base_url(plugin_id),
+            Err(error) => RResult::RErr(PluginError::new(ErrorCode::FAILED, error.to_string())),
+        }
+    }
+}
+
+fn register_asks_each_time(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin
+        .wraps_service("core.discovery", "1.0.0")
+        .init(|context| async move {
+            let wrapper = DiscoveryServiceBox::from_value(AsksEachTime(context.clone()), TD_Opaque);
+            context.provide("core.discovery", "1.0.0", wrapper)
+        });
+    Ok(())
+}
+
+#[test]
+fn a_wrapper_asking_after_it_provided_gets_what_it_wraps_not_itself() {
+    runtime().block_on(async {
+        let backend = TestBackend::builder()
+            .add_static("wrapper", greenroom_sdk::root_module! { plugins: { "asks-each-time" => register_asks_each_time } })
+            .add_static("user", greenroom_sdk::root_module! { plugins: { "declared-user" => register_declared_discovery_user } })
+            .start()
+            .await
+            .expect("the backend starts");
+
+        let declared = logged(&backend, "declared ");
+        assert_eq!(declared[0], "catalog: http://127.0.0.1:7007/api/catalog");
+        assert_eq!(backend.stop().await, Vec::<String>::new());
+    });
+}
+
+static RESTARTED_WRAPPER: Calls = Mutex::new(Vec::new());
+
+fn register_restarted_wrapper(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    wrap_cache_recording(plugin, &RESTARTED_WRAPPER);
+    Ok(())
+}
+
+#[test]
+fn a_restarted_wrapper_takes_its_own_place_instead_of_wrapping_itself() {
+    runtime().block_on(async {
+        let mut backend = TestBackend::builder()
+            .add_static("wrapper", greenroom_sdk::root_module! { plugins: { "wrapper" => register_restarted_wrapper } })
+            .add_static("user", greenroom_sdk::root_module! { plugins: { "declared-user" => register_declared_cache_user } })
+            .start()
+            .await
+            .expect("the backend starts");
+        for plugin in ["wrapper", "wrapper", "declared-user"] {
+            let restarted = backend.restart_plugin(plugin).await.expect("it restarts");
+            assert_eq!(restarted.status, FeatureStatus::Started, "{:?}", restarted.error);
+        }
+
+        // The user's round trip at the start and after its restart, each
+        // through one layer.
+        let operations: Vec<String> = lock(&RESTARTED_WRAPPER)
+            .iter()
+            .map(|(operation, ..)| operation.clone())
+            .collect();
+        assert_eq!(operations, ["set", "get", "set", "get"]);
+        assert_eq!(backend.stop().await, Vec::<String>::new());
+    });
+}
+
+/// Why the start of `builder` was aborted, by plugin: each one's error.
+async fn aborted(builder: greenroom_test_kit::TestBackendBuilder) -> Vec<(String, String)> {
+    match builder.start().await {
+        Err(TestError::Start(StartError::Aborted { report, .. })) => report
+            .plugins
+            .iter()
+            .filter_map(|result| {
+                let error = result.error.clone()?;
+                Some((result.plugin_id.to_string(), error))
+            })
+            .collect(),
+        Err(other) => panic!("the start failed otherwise: {other}"),
+        Ok(_) => panic!("the start must be aborted"),
+    }
+}
+
+fn register_replacing_cache_never_provided(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin
+        .provides_service("core.cache", "1.0.0", greenroom_sdk::ServiceScope::Root)
+        .init(|_| async { Ok(()) });
+    Ok(())
+}
+
+fn register_wrapping_database_never_provided(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin
+        .wraps_service("core.database", "1.0.0")
+        .init(|_| async { Ok(()) });
+    Ok(())
+}
+
+#[test]
+fn a_replacement_or_wrapper_that_provides_nothing_fails_instead_of_being_bypassed() {
+    runtime().block_on(async {
+        let builder = TestBackend::builder()
+            .add_static("cache", greenroom_sdk::root_module! { plugins: { "forgetful-cache" => register_replacing_cache_never_provided } })
+            .add_static("database", greenroom_sdk::root_module! { plugins: { "forgetful-database" => register_wrapping_database_never_provided } });
+
+        assert_eq!(
+            aborted(builder).await,
+            [
+                (
+                    "forgetful-cache".to_string(),
+                    "plugin `forgetful-cache` declared that it provides service `core.cache` but \
+                     did not provide it during initialization; call \
+                     context.provide(\"core.cache\", \"1.0.0\", ..) in its init"
+                        .to_string()
+                ),
+                (
+                    "forgetful-database".to_string(),
+                    "plugin `forgetful-database` declared that it wraps service `core.database` \
+                     but did not provide it during initialization; call \
+                     context.provide(\"core.database\", \"1.0.0\", ..) in its init"
+                        .to_string()
+                ),
+            ]
+        );
+    });
+}
+
+fn register_cache_at_two(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin.provides_service("core.cache", "2.0.0", greenroom_sdk::ServiceScope::Root);
+    Ok(())
+}
+
+#[test]
+fn a_replacement_at_another_major_version_than_the_hosts_is_refused() {
+    runtime().block_on(async {
+        let started = TestBackend::builder()
+            .add_static(
+                "cache",
+                greenroom_sdk::root_module! { plugins: { "cache-two" => register_cache_at_two } },
+            )
+            .start()
+            .await;
+
+        let error = started.err().expect("resolution refuses it").to_string();
+        assert!(
+            error.contains(
+                "plugin `cache-two` provides service `core.cache` at 2.0.0, but the host's \
+                 interface for it is 1.0.0; declare it at 1.x, the version of the \
+                 greenroom_contract type it provides"
+            ),
+            "{error}"
+        );
+    });
+}
+
+fn register_cache_of_text(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin
+        .provides_service("core.cache", "1.0.0", greenroom_sdk::ServiceScope::Root)
+        .init(|context| async move {
+            context.provide("core.cache", "1.0.0", RString::from("not a cache"))
+        });
+    Ok(())
+}
+
+#[test]
+fn a_replacement_of_another_type_than_the_hosts_interface_fails_when_it_provides() {
+    runtime().block_on(async {
+        let builder = TestBackend::builder().add_static(
+            "cache",
+            greenroom_sdk::root_module! { plugins: { "text-cache" => register_cache_of_text } },
+        );
+
+        let failures = aborted(builder).await;
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(
+            failures[0].1.starts_with(
+                "plugin `text-cache` provides service `core.cache` as a type other than the \
+                 host's interface for it; provide a greenroom_contract::CacheServiceBox built \
+                 against this greenroom-contract"
+            ),
+            "{failures:?}"
         );
     });
 }

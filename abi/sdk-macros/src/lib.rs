@@ -8,7 +8,7 @@
 
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;
-use quote::{ToTokens as _, quote};
+use quote::{ToTokens as _, quote_spanned};
 use syn::{ImplItem, ImplItemFn, ItemImpl, ReturnType, Type, spanned::Spanned as _};
 
 /// Catches a panic in every method of a service implementation, turning it
@@ -16,8 +16,13 @@ use syn::{ImplItem, ImplItemFn, ItemImpl, ReturnType, Type, spanned::Spanned as 
 ///
 /// Every method must return `RResult<_, E>` where `E: From<PluginError>`
 /// (usually `PluginError` itself), or `FfiFuture<RResult<_, E>>`, whose
-/// polling is guarded too: a method that could only abort on a panic is a
-/// compile error, naming it.
+/// polling is guarded too, spelled out rather than through an alias: a
+/// method that could only abort on a panic is a compile error, naming it.
+/// Methods the interface gives a default body and the implementation leaves
+/// out are not guarded; give them a body here.
+///
+/// A crate that renamed its `greenroom-sdk` dependency names it:
+/// `#[contained(crate = sdk)]`.
 ///
 /// The SDK's crate documentation shows it on an implementation.
 #[proc_macro_attribute]
@@ -35,10 +40,10 @@ enum Returns {
 }
 
 fn expand(attribute: TokenStream2, item: TokenStream2) -> TokenStream2 {
-    if !attribute.is_empty() {
-        return syn::Error::new(attribute.span(), "`#[contained]` takes no arguments")
-            .to_compile_error();
-    }
+    let sdk = match sdk_path(attribute) {
+        Ok(sdk) => sdk,
+        Err(error) => return error.to_compile_error(),
+    };
     let mut block: ItemImpl = match syn::parse2(item) {
         Ok(block) => block,
         Err(error) => return error.to_compile_error(),
@@ -57,7 +62,7 @@ fn expand(attribute: TokenStream2, item: TokenStream2) -> TokenStream2 {
     let mut errors = TokenStream2::new();
     for item in &mut block.items {
         if let ImplItem::Fn(method) = item
-            && let Err(error) = guard(method, &interface)
+            && let Err(error) = guard(method, &interface, &sdk)
         {
             errors.extend(error.to_compile_error());
         }
@@ -67,19 +72,49 @@ fn expand(attribute: TokenStream2, item: TokenStream2) -> TokenStream2 {
     expanded
 }
 
+/// The path of the SDK crate: `::greenroom_sdk`, or what `crate = path`
+/// names.
+fn sdk_path(attribute: TokenStream2) -> Result<syn::Path, syn::Error> {
+    if attribute.is_empty() {
+        return Ok(syn::parse_quote!(::greenroom_sdk));
+    }
+    let span = attribute.span();
+    let argument: syn::MetaNameValue = syn::parse2(attribute).map_err(|_| {
+        syn::Error::new(
+            span,
+            "`#[contained]` takes no arguments, or `crate = path` naming the greenroom-sdk crate",
+        )
+    })?;
+    if !argument.path.is_ident("crate") {
+        return Err(syn::Error::new(
+            argument.path.span(),
+            "the one argument of `#[contained]` is `crate = path`",
+        ));
+    }
+    match argument.value {
+        syn::Expr::Path(path) => Ok(path.path),
+        other => Err(syn::Error::new(
+            other.span(),
+            "`crate = ` takes a path, such as `crate = sdk`",
+        )),
+    }
+}
+
 /// Rewrites `method`'s body to run with panics caught.
-fn guard(method: &mut ImplItemFn, interface: &str) -> Result<(), syn::Error> {
+fn guard(method: &mut ImplItemFn, interface: &str, sdk: &syn::Path) -> Result<(), syn::Error> {
     let name = format!("{interface}::{}", method.sig.ident);
     let ReturnType::Type(_, output) = &method.sig.output else {
         return Err(unguardable(method, &name));
     };
     let body = &method.block;
+    // Spanned at the return type, so that a type error in the wrapping
+    // points at the method rather than at the attribute.
     let wrapped = match returns(output) {
-        Some(Returns::Result) => quote! {{
-            ::greenroom_sdk::__private::contain_call(#name, move || -> #output #body)
+        Some(Returns::Result) => quote_spanned! {output.span()=> {
+            #sdk::__private::contain_call(#name, move || -> #output #body)
         }},
-        Some(Returns::Future) => quote! {{
-            ::greenroom_sdk::__private::contain_future(#name, move || -> #output #body)
+        Some(Returns::Future) => quote_spanned! {output.span()=> {
+            #sdk::__private::contain_future(#name, move || -> #output #body)
         }},
         None => return Err(unguardable(method, &name)),
     };
@@ -94,8 +129,9 @@ fn unguardable(method: &ImplItemFn, name: &str) -> syn::Error {
     };
     let message = format!(
         "`{name}` cannot report a panic to its caller: return `RResult<_, PluginError>` (or an \
-         `FfiFuture` of one) from this method of the interface, so that a panic reaches the \
-         caller as an error instead of aborting the host"
+         `FfiFuture` of one), spelled out rather than through an alias, from this method of \
+         the interface, so that a panic reaches the caller as an error instead of aborting \
+         the host"
     );
     syn::Error::new(span, message)
 }
@@ -116,6 +152,8 @@ fn returns(output: &Type) -> Option<Returns> {
 
 #[cfg(test)]
 mod tests {
+    use quote::quote;
+
     use super::*;
 
     fn expanded(item: TokenStream2) -> String {
@@ -179,6 +217,27 @@ mod tests {
         assert!(
             with_argument.contains("takes no arguments"),
             "{with_argument}"
+        );
+    }
+
+    #[test]
+    fn a_renamed_sdk_is_named_with_crate() {
+        let item = quote! {
+            impl Parser for Strict {
+                fn parse(&self) -> RResult<u32, PluginError> { RResult::ROk(1) }
+            }
+        };
+        let renamed = expand(quote! { crate = sdk }, item.clone()).to_string();
+        assert!(
+            renamed.contains("sdk :: __private :: contain_call"),
+            "{renamed}"
+        );
+        assert!(!renamed.contains("greenroom_sdk"), "{renamed}");
+
+        let wrong = expand(quote! { krate = sdk }, item).to_string();
+        assert!(
+            wrong.contains("the one argument of `#[contained]` is `crate = path`"),
+            "{wrong}"
         );
     }
 }

@@ -73,7 +73,7 @@ fn failed(what: &str, error: &Error) -> PluginError {
 pub(crate) fn catch<T>(body: impl FnOnce() -> Result<T, PluginError>) -> RResult<T, PluginError> {
     match panic::catch_unwind(AssertUnwindSafe(body)) {
         Ok(result) => result.into(),
-        Err(payload) => RResult::RErr(init::panicked(payload.as_ref())),
+        Err(payload) => RResult::RErr(init::panicked(payload)),
     }
 }
 

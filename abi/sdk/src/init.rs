@@ -124,7 +124,7 @@ where
     let future = match panic::catch_unwind(AssertUnwindSafe(start)) {
         Ok(future) => future,
         Err(payload) => {
-            let error = panicked(payload.as_ref());
+            let error = panicked(payload);
             return async move { RResult::RErr(error) }.into_ffi();
         }
     };
@@ -137,7 +137,7 @@ where
     match panic::catch_unwind(AssertUnwindSafe(|| executor().spawn(guarded))) {
         Ok(running) => async move { running.await.into() }.into_ffi(),
         Err(payload) => {
-            let error = panicked(payload.as_ref());
+            let error = panicked(payload);
             async move { RResult::RErr(error) }.into_ffi()
         }
     }
@@ -163,17 +163,27 @@ impl<F: Future<Output = Result<(), Error>>> Future for Guarded<F> {
             Ok(Poll::Ready(result)) => Poll::Ready(
                 result.map_err(|error| PluginError::new(ErrorCode::FAILED, error.to_string())),
             ),
-            Err(payload) => Poll::Ready(Err(panicked(payload.as_ref()))),
+            Err(payload) => Poll::Ready(Err(panicked(payload))),
         }
     }
 }
 
-/// An error carrying a panic's message.
-pub(crate) fn panicked(payload: &(dyn std::any::Any + Send)) -> PluginError {
-    let message = payload
+/// An error carrying a panic's message. The payload is dropped here, where
+/// a panic in its own destructor is caught too.
+pub(crate) fn panicked(payload: Box<dyn std::any::Any + Send>) -> PluginError {
+    let message = panic_message(payload.as_ref());
+    if let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        // Dropping this one could panic as well: leak it instead.
+        std::mem::forget(again);
+    }
+    PluginError::new(ErrorCode::PANICKED, message)
+}
+
+/// A panic's message, when its payload is text.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
         .downcast_ref::<&str>()
         .map(|message| message.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic with a non-string payload".to_string());
-    PluginError::new(ErrorCode::PANICKED, message)
+        .unwrap_or_else(|| "a panic with a non-string payload".to_string())
 }

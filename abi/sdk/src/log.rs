@@ -55,14 +55,9 @@ pub(crate) fn install(host: &HostBox) {
         // found here: linked into a host or a test, that one is theirs.
         let earlier = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let payload = info.payload();
-            let message = payload
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-                .unwrap_or_default();
+            let message = crate::init::panic_message(info.payload());
             if message != FFI_FUTURE_PANICKED {
-                LAST_PANIC.with(|last| *last.borrow_mut() = Some(message.to_string()));
+                LAST_PANIC.with(|last| *last.borrow_mut() = Some(message));
             }
             tracing::error!(target: "greenroom::panic", "plugin code panicked: {info}");
             if CURRENT.with(|current| current.borrow().is_empty()) {
@@ -72,7 +67,8 @@ pub(crate) fn install(host: &HostBox) {
     });
 }
 
-/// The message of the latest panic on this thread, once.
+/// The message of the latest panic on this thread since the last call,
+/// which a catcher calls first to forget older panics.
 pub(crate) fn take_last_panic() -> Option<String> {
     LAST_PANIC.with(|last| last.borrow_mut().take())
 }

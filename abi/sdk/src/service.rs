@@ -57,7 +57,7 @@ where
 {
     match panic::catch_unwind(AssertUnwindSafe(body)) {
         Ok(result) => result,
-        Err(payload) => RResult::RErr(method_panicked(method, payload.as_ref()).into()),
+        Err(payload) => RResult::RErr(method_panicked(method, payload).into()),
     }
 }
 
@@ -80,7 +80,7 @@ where
         }
         .into_ffi(),
         Err(payload) => {
-            let error = method_panicked(method, payload.as_ref());
+            let error = method_panicked(method, payload);
             async move { RResult::RErr(error.into()) }.into_ffi()
         }
     }
@@ -101,11 +101,11 @@ where
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let method = self.method;
+        // Only a panic during this poll may lend its message.
+        let _ = log::take_last_panic();
         match panic::catch_unwind(AssertUnwindSafe(|| self.future.as_mut().poll(cx))) {
             Ok(polled) => polled,
-            Err(payload) => Poll::Ready(RResult::RErr(
-                method_panicked(method, payload.as_ref()).into(),
-            )),
+            Err(payload) => Poll::Ready(RResult::RErr(method_panicked(method, payload).into())),
         }
     }
 }
@@ -113,12 +113,14 @@ where
 /// The error for a panic in `method`. A future the method made with
 /// `into_ffi` reports only async_ffi's stand-in; the panic hook kept the
 /// original message.
-fn method_panicked(method: &str, payload: &(dyn std::any::Any + Send)) -> PluginError {
+fn method_panicked(method: &str, payload: Box<dyn std::any::Any + Send>) -> PluginError {
     let mut error = panicked(payload);
-    if error.message == log::FFI_FUTURE_PANICKED
-        && let Some(original) = log::take_last_panic()
-    {
-        error.message = original.into();
+    if error.message == log::FFI_FUTURE_PANICKED {
+        error.message = log::take_last_panic()
+            .unwrap_or_else(|| {
+                "a panic in a future whose message never reached the panic hook".to_string()
+            })
+            .into();
     }
     error.message = format!("`{method}` panicked: {}", error.message).into();
     error

@@ -37,6 +37,46 @@ struct Provided {
     layout: LayoutRef,
     made: Made,
     provider: Node,
+    /// For a wrapper, what it wraps: the provision it took the place of,
+    /// `None` for a host service no plugin replaced.
+    wrapped: Option<Option<Box<Provided>>>,
+}
+
+impl Provided {
+    /// What `node` gets: a wrapper gets what it wraps, not itself.
+    fn seen_by(self, node: &Node) -> Option<Provided> {
+        match self.wrapped {
+            Some(inner) if self.provider == *node => inner.map(|inner| *inner),
+            _ => Some(self),
+        }
+    }
+
+    /// Whether `node` provided this, or what it wraps.
+    fn involves(&self, node: &Node) -> bool {
+        self.provider == *node
+            || self
+                .wrapped
+                .as_ref()
+                .and_then(Option::as_ref)
+                .is_some_and(|inner| inner.involves(node))
+    }
+
+    /// This provision without what `gone` provided: a wrapper that goes
+    /// leaves what it wrapped in its place.
+    fn without(mut self, gone: &[String]) -> Option<Provided> {
+        let is_gone = gone
+            .iter()
+            .any(|id| self.provider.plugin_id().as_str() == id);
+        let wrapped = self
+            .wrapped
+            .take()
+            .map(|inner| inner.and_then(|inner| inner.without(gone)).map(Box::new));
+        match (is_gone, wrapped) {
+            (true, Some(inner)) => inner.map(|inner| *inner),
+            (true, None) => None,
+            (false, wrapped) => Some(Provided { wrapped, ..self }),
+        }
+    }
 }
 
 /// How a provided service is handed out.
@@ -72,16 +112,35 @@ impl Services {
     /// provided.
     pub(crate) fn forget(&mut self, plugin_ids: &[String]) {
         for provisions in self.provided.values_mut() {
-            provisions.retain(|provided| {
-                !plugin_ids
-                    .iter()
-                    .any(|id| provided.provider.plugin_id().as_str() == id)
-            });
+            *provisions = std::mem::take(provisions)
+                .into_iter()
+                .filter_map(|provided| provided.without(plugin_ids))
+                .collect();
         }
         self.provided.retain(|_, provisions| !provisions.is_empty());
         for plugin_id in plugin_ids {
             self.forget_extensions(plugin_id);
         }
+    }
+
+    /// The single services `node` declared it provides or wraps but has not
+    /// provided.
+    pub(crate) fn unprovided<'a>(
+        &self,
+        node: &Node,
+        declared: &'a FeatureSet,
+    ) -> Vec<&'a crate::register::Service> {
+        declared
+            .services
+            .iter()
+            .filter(|service| !service.multiton)
+            .filter(|service| {
+                !self
+                    .provided
+                    .get(service.id.as_str())
+                    .is_some_and(|provisions| provisions.iter().any(|p| p.involves(node)))
+            })
+            .collect()
     }
 
     /// Forgets what the modules of plugin `plugin_id` registered into
@@ -425,11 +484,23 @@ impl FeatureHost {
                 declared.version
             ));
         }
-        let provided = Provided {
+        if let Some(expected) = crate::services::host_interface(id) {
+            check_layout_compatibility(expected.0, layout.0).map_err(|errors| {
+                format!(
+                    "{node} provides service `{id}` as a type other than the host's interface \
+                     for it; provide a greenroom_contract::{} built against this \
+                     greenroom-contract\n{}",
+                    crate::services::host_interface_name(id),
+                    crate::load::summarize(&errors.to_string())
+                )
+            })?;
+        }
+        let mut provided = Provided {
             version: declared.version.clone(),
             layout,
             made,
             provider: node.clone(),
+            wrapped: None,
         };
         let mut services = self
             .shared
@@ -437,12 +508,28 @@ impl FeatureHost {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let provisions = services.provided.entry(id.to_string()).or_default();
-        // A singleton, or a wrapper, takes the place of what was there.
         if declared.multiton {
             provisions.retain(|other| other.provider != *node);
             provisions.push(provided);
-        } else {
+        } else if declared.wraps {
+            // A wrapper sits on what was there; provided again (as when it
+            // restarts), it takes the place of its own earlier instance.
+            let current = provisions.pop();
+            provided.wrapped = Some(
+                current
+                    .and_then(|current| current.seen_by(node))
+                    .map(Box::new),
+            );
             *provisions = vec![provided];
+        } else {
+            // An implementation provided again (as when it restarts) goes
+            // under the wrapper on top, or takes the place of what was there.
+            match provisions.first_mut() {
+                Some(top) if top.wrapped.is_some() && top.provider != *node => {
+                    top.wrapped = Some(Some(Box::new(provided)));
+                }
+                _ => *provisions = vec![provided],
+            }
         }
         Ok(())
     }
@@ -484,7 +571,10 @@ impl FeatureHost {
             .provided
             .get(id)
             .cloned()
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|provided| provided.seen_by(node))
+            .collect::<Vec<_>>();
         if provisions.is_empty()
             && let Some(object) = crate::services::host_default(&self.shared.core, id)
         {

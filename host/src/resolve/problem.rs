@@ -100,6 +100,18 @@ pub enum Problem {
         /// The service.
         id: String,
     },
+    /// A replacement or wrapper of a host service at another major version
+    /// than the host's interface for it.
+    HostServiceVersion {
+        /// The feature.
+        provider: Node,
+        /// The service.
+        id: String,
+        /// The version it declared.
+        declared: semver::Version,
+        /// The version of the host's interface.
+        host: semver::Version,
+    },
     /// A module that uses another plugin's extension point.
     ForeignExtensionPoint {
         /// The module.
@@ -187,6 +199,18 @@ impl fmt::Display for Problem {
                  of the host's services only {} may be replaced or wrapped (by one plugin \
                  each, not as a multiton); give the plugin's service an id of its own",
                 greenroom_contract::REPLACEABLE_SERVICES.join(", ")
+            ),
+            Self::HostServiceVersion {
+                provider,
+                id,
+                declared,
+                host,
+            } => write!(
+                f,
+                "{provider} provides service `{id}` at {declared}, but the host's interface for \
+                 it is {host}; declare it at {}.x, the version of the greenroom_contract type it \
+                 provides",
+                host.major
             ),
             Self::ForeignExtensionPoint { module, id, owner } => write!(
                 f,

@@ -26,6 +26,8 @@ pub(super) struct Resolver<'a> {
     services: BTreeMap<String, Vec<Provision>>,
     /// Wrappers of services, by service id: at most one each.
     wrappers: BTreeMap<String, Provision>,
+    /// The version of each service the host provides, by id.
+    host_versions: BTreeMap<String, Version>,
     plugin_edges: BTreeMap<PluginId, BTreeSet<PluginId>>,
     module_edges: BTreeMap<PluginId, BTreeMap<PluginId, BTreeSet<PluginId>>>,
     problems: Vec<Problem>,
@@ -39,6 +41,8 @@ impl<'a> Resolver<'a> {
         options: ResolveOptions,
     ) {
         for service in host {
+            self.host_versions
+                .insert(service.id.to_string(), service.version.clone());
             self.services
                 .entry(service.id.to_string())
                 .or_default()
@@ -155,6 +159,17 @@ impl<'a> Resolver<'a> {
                 self.problems.push(Problem::HostService {
                     provider: node.clone(),
                     id: service.id.to_string(),
+                });
+                continue;
+            }
+            if let Some(host) = self.host_versions.get(service.id.as_str())
+                && host.major != service.version.major
+            {
+                self.problems.push(Problem::HostServiceVersion {
+                    provider: node.clone(),
+                    id: service.id.to_string(),
+                    declared: service.version.clone(),
+                    host: host.clone(),
                 });
                 continue;
             }

@@ -5,13 +5,14 @@
 use std::{sync::Arc, time::Duration};
 
 use abi_stable::{
+    StableAbi as _,
     sabi_trait::TD_Opaque,
     std_types::{ROption, RResult, RString, RVec},
 };
 use greenroom_contract::{
     CACHE_SERVICE, CacheService, CacheService_TO, CacheServiceBox, DATABASE_SERVICE,
     DISCOVERY_SERVICE, DatabaseService, DatabaseService_TO, DatabaseServiceBox, DatabaseSettings,
-    DiscoveryService, DiscoveryService_TO, DiscoveryServiceBox, ErrorCode, PluginError,
+    DiscoveryService, DiscoveryService_TO, DiscoveryServiceBox, ErrorCode, LayoutRef, PluginError,
     ServiceObject,
 };
 
@@ -38,6 +39,27 @@ pub(crate) fn host_default(core: &CoreServices, id: &str) -> Option<ServiceObjec
             Some(ServiceObject::new(database))
         }
         _ => None,
+    }
+}
+
+/// The layout a plugin's replacement or wrapper of host service `id` must
+/// have, or `None` for a service no plugin may take the place of.
+pub(crate) fn host_interface(id: &str) -> Option<LayoutRef> {
+    match id {
+        CACHE_SERVICE => Some(LayoutRef(CacheServiceBox::LAYOUT)),
+        DISCOVERY_SERVICE => Some(LayoutRef(DiscoveryServiceBox::LAYOUT)),
+        DATABASE_SERVICE => Some(LayoutRef(DatabaseServiceBox::LAYOUT)),
+        _ => None,
+    }
+}
+
+/// The contract's name for the interface of host service `id`.
+pub(crate) fn host_interface_name(id: &str) -> &'static str {
+    match id {
+        CACHE_SERVICE => "CacheServiceBox",
+        DISCOVERY_SERVICE => "DiscoveryServiceBox",
+        DATABASE_SERVICE => "DatabaseServiceBox",
+        _ => "(none)",
     }
 }
 
