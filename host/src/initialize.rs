@@ -38,6 +38,7 @@ use crate::{
     register::{FeatureSet, PluginId},
     resolve::{Node, Plan},
 };
+pub(crate) use host_api::emit;
 use host_api::{Feature, Shared, SharedHooks, host_for};
 
 /// Decides whether a failed plugin or module may fail without aborting the

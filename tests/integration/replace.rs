@@ -10,13 +10,13 @@ use abi_stable::{
 };
 use greenroom_contract::{
     CacheService, CacheServiceBox, DatabaseService, DatabaseServiceBox, DatabaseSettings,
-    DiscoveryService, DiscoveryServiceBox,
+    DiscoveryService, DiscoveryServiceBox, LogRecord, LoggerService, LoggerServiceBox,
 };
 use greenroom_host::{StartError, initialize::FeatureStatus, services::DatabaseClient};
 use greenroom_sdk::{Error, ErrorCode, PluginError, PluginRegistrar, Service, contained};
 use greenroom_test_kit::{TestBackend, TestError};
 
-use crate::artifacts::scratch;
+use crate::artifacts::{fixture, plugin, scratch};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -359,7 +359,7 @@ fn wrapping_a_host_service_the_host_keeps_is_refused_before_anything_runs() {
             error.contains(
                 "plugin `scheduler-wrapper` provides service `core.scheduler`, which the host \
                  provides itself and keeps; of the host's services only core.cache, \
-                 core.database, core.discovery may be replaced or wrapped"
+                 core.database, core.discovery, core.logger may be replaced or wrapped"
             ),
             "{error}"
         );
@@ -555,5 +555,70 @@ fn a_replacement_of_another_type_than_the_hosts_interface_fails_when_it_provides
             ),
             "{failures:?}"
         );
+    });
+}
+
+/// A logger around another that marks each event before passing it on.
+struct Marking(Service<LoggerServiceBox>);
+
+#[contained]
+impl LoggerService for Marking {
+    fn log(
+        &self,
+        plugin_id: RString,
+        module_id: RString,
+        mut record: LogRecord,
+    ) -> RResult<(), PluginError> {
+        record.message = format!("{} [marked]", record.message).into();
+        self.0.log(plugin_id, module_id, record)
+    }
+}
+
+fn register_marking_logger(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin
+        .wraps_service("core.logger", "1.0.0")
+        .init(|context| async move {
+            let inner = context.service::<LoggerServiceBox>("core.logger", "^1")?;
+            let marking = LoggerServiceBox::from_value(Marking(inner), TD_Opaque);
+            context.provide("core.logger", "1.0.0", marking)
+        });
+    Ok(())
+}
+
+// Events of linked-in plugins never cross the boundary (they share the
+// host's tracing), so the plugins whose events are followed are files:
+// `hello` declares a dependency on core.logger, `counter-user` does not.
+#[test]
+fn a_logger_wrapper_sees_the_events_of_the_plugins_that_depend_on_it() {
+    runtime().block_on(async {
+        let backend = TestBackend::builder()
+            .file(plugin("hello"))
+            .file(fixture("counter-provider"))
+            .file(fixture("counter-consumer"))
+            .add_static("marking", greenroom_sdk::root_module! { plugins: { "marking-logger" => register_marking_logger } })
+            .start()
+            .await
+            .expect("the backend starts");
+
+        let events: Vec<(Option<String>, String)> = backend
+            .logs()
+            .into_iter()
+            .filter(|event| event.target == "greenroom::plugin")
+            .map(|event| (event.plugin_id, event.message))
+            .collect();
+        let of = |plugin_id: &str| -> Vec<String> {
+            events
+                .iter()
+                .filter(|(id, _)| id.as_deref() == Some(plugin_id))
+                .map(|(_, message)| message.clone())
+                .collect()
+        };
+        assert_eq!(of("hello"), ["plugin hello initialized [marked]"]);
+        let counted = of("counter-user");
+        assert!(
+            counted.len() == 1 && counted[0].starts_with("counted ") && !counted[0].contains("[marked]"),
+            "{counted:?}"
+        );
+        assert_eq!(backend.stop().await, Vec::<String>::new());
     });
 }

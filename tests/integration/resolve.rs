@@ -317,8 +317,8 @@ fn a_plugin_providing_one_of_the_hosts_own_services_is_refused_not_ignored() {
         problems(&[
             "plugin `specimen-0001` provides service `core.scheduler`, which the host provides \
              itself and keeps; of the host's services only core.cache, core.database, \
-             core.discovery may be replaced or wrapped (by one plugin each, not as a \
-             multiton); give the plugin's service an id of its own"
+             core.discovery, core.logger may be replaced or wrapped (by one plugin each, not \
+             as a multiton); give the plugin's service an id of its own"
         ])
     );
 }

@@ -205,12 +205,20 @@ pub const DISCOVERY_SERVICE: &str = "core.discovery";
 /// The id of the host's database service ([`DatabaseService`]).
 pub const DATABASE_SERVICE: &str = "core.database";
 
+/// The id of the host's logging service ([`LoggerService`]).
+pub const LOGGER_SERVICE: &str = "core.logger";
+
 /// The host's services a plugin may replace (provide in the host's place)
 /// or wrap (provide around the host's or the replacement): the plugins that
 /// declare a dependency on one get what the plugin provides. The others are
-/// the host's own state (configuration, lifecycle, logging, metadata,
-/// scheduling), which only the host can keep.
-pub const REPLACEABLE_SERVICES: [&str; 3] = [CACHE_SERVICE, DATABASE_SERVICE, DISCOVERY_SERVICE];
+/// the host's own state (configuration, lifecycle, metadata, scheduling),
+/// which only the host can keep.
+pub const REPLACEABLE_SERVICES: [&str; 4] = [
+    CACHE_SERVICE,
+    DATABASE_SERVICE,
+    DISCOVERY_SERVICE,
+    LOGGER_SERVICE,
+];
 
 /// A cache a plugin provides in place of the host's (service
 /// [`CACHE_SERVICE`]). Each caller's entries live in a namespace of their
@@ -263,6 +271,25 @@ pub trait DatabaseService: Send + Sync {
 
 /// A database service as it crosses the boundary.
 pub type DatabaseServiceBox = DatabaseService_TO<'static, RBox<()>>;
+
+/// Where plugins' log events go ([`LOGGER_SERVICE`]), as a plugin provides
+/// it in the host's place or around it. The host calls it with every event
+/// of a plugin that declared a dependency on it.
+#[sabi_trait]
+pub trait LoggerService: Send + Sync {
+    /// Records `record`, an event of plugin `plugin_id` (of its module
+    /// `module_id`, empty for the plugin itself).
+    #[sabi(last_prefix_field)]
+    fn log(
+        &self,
+        plugin_id: RString,
+        module_id: RString,
+        record: LogRecord,
+    ) -> RResult<(), PluginError>;
+}
+
+/// A logging service as it crosses the boundary.
+pub type LoggerServiceBox = LoggerService_TO<'static, RBox<()>>;
 
 /// Makes one instance of a plugin-scoped service for each consumer.
 #[sabi_trait]
@@ -353,6 +380,20 @@ impl ServiceObject {
             layout: LayoutRef(T::LAYOUT),
             value,
         }
+    }
+
+    /// The value as a `T`, when its layout is compatible with `T`'s.
+    pub fn downcast<T>(&self) -> Option<RArc<T>>
+    where
+        T: StableAbi + Send + Sync + 'static,
+    {
+        abi_stable::abi_stability::abi_checking::check_layout_compatibility(
+            T::LAYOUT,
+            self.layout.0,
+        )
+        .ok()?;
+        // SAFETY: abi_stable found the value's layout compatible with `T`'s.
+        Some(unsafe { self.value.clone().transmute_element::<T>() })
     }
 }
 

@@ -21,8 +21,8 @@
 
 #![allow(
     unsafe_code,
-    reason = "abi_stable's derives and macros expand to unsafe blocks; the one this crate \
-              writes erases a service's type next to its layout"
+    reason = "abi_stable's derives and macros expand to unsafe blocks; the two this crate \
+              writes erase a service's type next to its layout and restore it after checking"
 )]
 
 pub mod declaration;
@@ -44,9 +44,9 @@ pub use host::{
     CACHE_SERVICE, CacheService, CacheService_TO, CacheServiceBox, ConfigOrigin,
     ConfigSubscriberBox, DATABASE_SERVICE, DISCOVERY_SERVICE, DatabaseService, DatabaseService_TO,
     DatabaseServiceBox, DatabaseSettings, DiscoveryService, DiscoveryService_TO,
-    DiscoveryServiceBox, Extension, HookBox, HostApi, HostApi_TO, HostBox, LayoutRef, LogLevel,
-    LogRecord, REPLACEABLE_SERVICES, RootMoment, ServiceFactoryBox, ServiceObject, TaskBox,
-    TaskSchedule,
+    DiscoveryServiceBox, Extension, HookBox, HostApi, HostApi_TO, HostBox, LOGGER_SERVICE,
+    LayoutRef, LogLevel, LogRecord, LoggerService, LoggerService_TO, LoggerServiceBox,
+    REPLACEABLE_SERVICES, RootMoment, ServiceFactoryBox, ServiceObject, TaskBox, TaskSchedule,
 };
 pub use root::{PluginModule, PluginModuleRef};
 

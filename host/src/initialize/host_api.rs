@@ -16,8 +16,9 @@ use abi_stable::{
 };
 use greenroom_contract::{
     ConfigOrigin, ConfigSubscriberBox, DatabaseSettings, ErrorCode, Extension, HookBox, HostApi,
-    HostApi_TO, HostBox, LayoutRef, LogLevel, LogRecord, PluginError, RootMoment,
-    ServiceFactoryBox, ServiceObject, TaskBox, TaskSchedule, http::HttpHandlerBox,
+    HostApi_TO, HostBox, LOGGER_SERVICE, LayoutRef, LogLevel, LogRecord, LoggerServiceBox,
+    PluginError, RootMoment, ServiceFactoryBox, ServiceObject, TaskBox, TaskSchedule,
+    http::HttpHandlerBox,
 };
 use semver::{Version, VersionReq};
 use tracing::level_filters::LevelFilter;
@@ -249,9 +250,25 @@ impl HostApi for FeatureHost {
 
     fn log(&self, record: LogRecord) {
         let (plugin_id, module_id) = (self.plugin_id(), self.module_id());
-        self.feature
-            .span
-            .in_scope(|| emit(plugin_id.as_str(), module_id.as_str(), &record));
+        self.feature.span.in_scope(|| match self.logger() {
+            Some(logger) => {
+                let logged = IN_LOGGER.with(|inside| {
+                    inside.set(true);
+                    let logged = logger.log(plugin_id.clone(), module_id.clone(), record.clone());
+                    inside.set(false);
+                    logged
+                });
+                if let RResult::RErr(error) = logged {
+                    emit(plugin_id.as_str(), module_id.as_str(), &record);
+                    tracing::warn!(
+                        "the plugin providing core.logger failed, so this event of plugin \
+                         `{plugin_id}` went to the host's log: {}",
+                        crate::boundary::describe(&error)
+                    );
+                }
+            }
+            None => emit(plugin_id.as_str(), module_id.as_str(), &record),
+        });
     }
 
     fn config(&self) -> RString {
@@ -452,7 +469,34 @@ fn refusal(message: String) -> PluginError {
     PluginError::new(ErrorCode::FAILED, message)
 }
 
+thread_local! {
+    /// Whether this thread is inside a plugin's logger, whose own events
+    /// go straight to the host's log rather than round again.
+    static IN_LOGGER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 impl FeatureHost {
+    /// The logger a plugin provides, in the host's place or around it, for
+    /// this feature's events: only when it declared a dependency on
+    /// `core.logger`.
+    fn logger(&self) -> Option<RArc<LoggerServiceBox>> {
+        if IN_LOGGER.with(std::cell::Cell::get) || self.undeclared(LOGGER_SERVICE).is_some() {
+            return None;
+        }
+        let provided = self
+            .shared
+            .services
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .provided
+            .get(LOGGER_SERVICE)?
+            .first()?
+            .clone()
+            .seen_by(&self.feature.node)?;
+        let object = self.instance_of(LOGGER_SERVICE, provided.made).ok()?;
+        object.downcast::<LoggerServiceBox>()
+    }
+
     fn provide(&self, id: &str, version: &str, object: ServiceObject) -> Result<(), String> {
         let layout = object.layout;
         self.provide_made(id, version, layout, Made::Once(object))
@@ -770,7 +814,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Re-emits a plugin's log record as a host event tagged with the plugin.
-fn emit(plugin_id: &str, module_id: &str, record: &LogRecord) {
+pub(crate) fn emit(plugin_id: &str, module_id: &str, record: &LogRecord) {
     let fields: Vec<String> = record
         .fields
         .iter()

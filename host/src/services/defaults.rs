@@ -12,7 +12,8 @@ use abi_stable::{
 use greenroom_contract::{
     CACHE_SERVICE, CacheService, CacheService_TO, CacheServiceBox, DATABASE_SERVICE,
     DISCOVERY_SERVICE, DatabaseService, DatabaseService_TO, DatabaseServiceBox, DatabaseSettings,
-    DiscoveryService, DiscoveryService_TO, DiscoveryServiceBox, ErrorCode, LayoutRef, PluginError,
+    DiscoveryService, DiscoveryService_TO, DiscoveryServiceBox, ErrorCode, LOGGER_SERVICE,
+    LayoutRef, LogRecord, LoggerService, LoggerService_TO, LoggerServiceBox, PluginError,
     ServiceObject,
 };
 
@@ -38,6 +39,10 @@ pub(crate) fn host_default(core: &CoreServices, id: &str) -> Option<ServiceObjec
                 DatabaseService_TO::from_value(HostDatabase(core), TD_Opaque);
             Some(ServiceObject::new(database))
         }
+        LOGGER_SERVICE => {
+            let logger: LoggerServiceBox = LoggerService_TO::from_value(HostLogger, TD_Opaque);
+            Some(ServiceObject::new(logger))
+        }
         _ => None,
     }
 }
@@ -49,6 +54,7 @@ pub(crate) fn host_interface(id: &str) -> Option<LayoutRef> {
         CACHE_SERVICE => Some(LayoutRef(CacheServiceBox::LAYOUT)),
         DISCOVERY_SERVICE => Some(LayoutRef(DiscoveryServiceBox::LAYOUT)),
         DATABASE_SERVICE => Some(LayoutRef(DatabaseServiceBox::LAYOUT)),
+        LOGGER_SERVICE => Some(LayoutRef(LoggerServiceBox::LAYOUT)),
         _ => None,
     }
 }
@@ -59,6 +65,7 @@ pub(crate) fn host_interface_name(id: &str) -> &'static str {
         CACHE_SERVICE => "CacheServiceBox",
         DISCOVERY_SERVICE => "DiscoveryServiceBox",
         DATABASE_SERVICE => "DatabaseServiceBox",
+        LOGGER_SERVICE => "LoggerServiceBox",
         _ => "(none)",
     }
 }
@@ -97,6 +104,22 @@ struct HostDiscovery(Arc<CoreServices>);
 impl DiscoveryService for HostDiscovery {
     fn base_url(&self, plugin_id: RString) -> RResult<RString, PluginError> {
         RResult::ROk(self.0.discovery.url(&plugin_id).into())
+    }
+}
+
+/// The host's log: events go into its tracing, in the span current where
+/// the logging plugin's event came from.
+struct HostLogger;
+
+impl LoggerService for HostLogger {
+    fn log(
+        &self,
+        plugin_id: RString,
+        module_id: RString,
+        record: LogRecord,
+    ) -> RResult<(), PluginError> {
+        crate::initialize::emit(&plugin_id, &module_id, &record);
+        RResult::ROk(())
     }
 }
 
