@@ -202,12 +202,7 @@ async fn liveness() -> Json<serde_json::Value> {
 }
 
 async fn readiness(State(state): State<Arc<HttpState>>) -> Response {
-    let plugins: serde_json::Map<String, serde_json::Value> = state
-        .routes
-        .statuses()
-        .into_iter()
-        .map(|(id, status)| (id, serde_json::Value::from(status)))
-        .collect();
+    let plugins = statuses(&state.routes);
     let (status, body) = match state.routes.phase() {
         Phase::Ready => (
             StatusCode::OK,
@@ -223,6 +218,15 @@ async fn readiness(State(state): State<Arc<HttpState>>) -> Response {
         ),
     };
     (status, Json(body)).into_response()
+}
+
+/// Each plugin's status now, by id.
+fn statuses(routes: &Routes) -> serde_json::Map<String, serde_json::Value> {
+    routes
+        .statuses()
+        .into_iter()
+        .map(|(id, status)| (id, serde_json::Value::from(status)))
+        .collect()
 }
 
 async fn instance(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
@@ -241,14 +245,8 @@ async fn instance(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Re
         .clone();
     // The startup report is what happened then; a plugin may have failed
     // since.
-    let now: serde_json::Map<String, serde_json::Value> = state
-        .routes
-        .statuses()
-        .into_iter()
-        .map(|(id, status)| (id, serde_json::Value::from(status)))
-        .collect();
     if let Some(fields) = instance.as_object_mut() {
-        fields.insert("plugins".to_string(), now.into());
+        fields.insert("plugins".to_string(), statuses(&state.routes).into());
     }
     Json(instance).into_response()
 }

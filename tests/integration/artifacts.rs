@@ -384,3 +384,13 @@ pub(crate) fn http_request(
         .unwrap_or_else(|| panic!("a status line: {head}"));
     (status, body.to_string())
 }
+
+/// A runtime for a test that drives a host in process: two workers, so
+/// that plugins waiting for each other do not stall it.
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime starts")
+}

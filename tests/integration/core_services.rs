@@ -14,7 +14,7 @@ use greenroom_host::{
 };
 use tower::ServiceExt as _;
 
-use crate::artifacts::{fixture, scratch};
+use crate::artifacts::{fixture, runtime, scratch};
 
 const TOKEN: &str = "core-services-token";
 
@@ -55,14 +55,6 @@ async fn call(router: &axum::Router, method: &str, uri: &str, body: &[u8]) -> (u
         .await
         .unwrap();
     (status, body.to_vec())
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 #[test]

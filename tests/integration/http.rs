@@ -20,7 +20,7 @@ use greenroom_host::{
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
-use crate::artifacts::{fixture, scratch};
+use crate::artifacts::{fixture, runtime, scratch};
 
 /// The token that opens the `web` plugin.
 const WEB_TOKEN: &str = "web-token";
@@ -33,14 +33,6 @@ const READER_TOKEN: &str = "reader-token";
 const DEADLINE: Duration = Duration::from_secs(30);
 
 /// A runtime with two workers, so a server can answer while a test waits.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime starts")
-}
-
 /// Credentials required, one token for `web` and one for another plugin.
 fn token_policy() -> AuthPolicy {
     let token = |token: &str, subject: &str, plugin: &str| StaticToken {

@@ -12,15 +12,7 @@ use greenroom_host::initialize::FeatureStatus;
 use greenroom_sdk::{Error, PluginRegistrar, ServiceScope};
 use greenroom_test_kit::TestBackend;
 
-use crate::artifacts::fixture;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime starts")
-}
+use crate::artifacts::{fixture, runtime};
 
 /// A counter that says it is a mock.
 struct MockCounter(AtomicU64);

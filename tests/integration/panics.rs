@@ -13,13 +13,7 @@ use greenroom_host::{initialize::FeatureStatus, resolve::Node};
 use greenroom_sdk::{Error, PluginRegistrar};
 use greenroom_test_kit::TestBackend;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime starts")
-}
+use crate::artifacts::runtime;
 
 /// How many times the panicking task ran.
 static TICKS: AtomicUsize = AtomicUsize::new(0);

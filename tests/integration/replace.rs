@@ -16,15 +16,7 @@ use greenroom_host::{StartError, initialize::FeatureStatus, services::DatabaseCl
 use greenroom_sdk::{Error, ErrorCode, PluginError, PluginRegistrar, Service, contained};
 use greenroom_test_kit::{TestBackend, TestError};
 
-use crate::artifacts::{fixture, plugin, scratch};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime starts")
-}
+use crate::artifacts::{fixture, plugin, runtime, scratch};
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
