@@ -406,7 +406,10 @@ impl Backend {
 }
 
 /// The version of every service the host provides itself.
-pub(crate) const HOST_SERVICE_VERSION: semver::Version = semver::Version::new(1, 0, 0);
+pub(crate) fn host_service_version() -> semver::Version {
+    semver::Version::parse(greenroom_contract::HOST_SERVICE_VERSION)
+        .expect("the contract's host service version is a version")
+}
 
 /// The services the host itself provides to every plugin.
 pub fn host_services() -> Vec<HostService> {
@@ -425,7 +428,7 @@ pub fn host_services() -> Vec<HostService> {
     .into_iter()
     .map(|(id, scope)| HostService {
         id: FeatureId::parse("service id", id).expect("core service ids are valid"),
-        version: HOST_SERVICE_VERSION,
+        version: host_service_version(),
         scope,
     })
     .collect()

@@ -443,4 +443,32 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn the_plan_names_the_wrapper_of_a_host_service_beside_its_provider() {
+        let mut wrapper = plugin(
+            "redacting",
+            vec![needs(DependencyKind::Service, "core.logger", "^1")],
+        );
+        wrapper.features.services.push(Service {
+            wraps: true,
+            ..service("core.logger", "1.0.0")
+        });
+        let user = plugin(
+            "user",
+            vec![needs(DependencyKind::Service, "core.logger", "^1")],
+        );
+
+        let plan = run(&[plugins(vec![user, wrapper])]).unwrap();
+
+        assert_eq!(ids(&plan.waves), [["redacting"], ["user"]]);
+        assert!(
+            plan.providers.contains(&(
+                "service `core.logger` 1.0.0".to_string(),
+                "the host, wrapped by plugin `redacting`".to_string()
+            )),
+            "{:?}",
+            plan.providers
+        );
+    }
 }

@@ -225,7 +225,22 @@ fn statuses(routes: &Routes) -> serde_json::Map<String, serde_json::Value> {
     routes
         .statuses()
         .into_iter()
-        .map(|(id, status)| (id, serde_json::Value::from(status)))
+        .map(|(id, status, _)| (id, serde_json::Value::from(status)))
+        .collect()
+}
+
+/// Each plugin's status now, by id, with the reason of a failure.
+fn statuses_with_reasons(routes: &Routes) -> serde_json::Map<String, serde_json::Value> {
+    routes
+        .statuses()
+        .into_iter()
+        .map(|(id, status, reason)| {
+            let mut entry = serde_json::json!({ "status": status });
+            if let Some(reason) = reason {
+                entry["error"] = reason.into();
+            }
+            (id, entry)
+        })
         .collect()
 }
 
@@ -246,7 +261,10 @@ async fn instance(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Re
     // The startup report is what happened then; a plugin may have failed
     // since.
     if let Some(fields) = instance.as_object_mut() {
-        fields.insert("plugins".to_string(), statuses(&state.routes).into());
+        fields.insert(
+            "plugins".to_string(),
+            statuses_with_reasons(&state.routes).into(),
+        );
     }
     Json(instance).into_response()
 }

@@ -224,6 +224,11 @@ fn program_header(bytes: &[u8], kind: u32, flags: u32) -> usize {
         .expect("the fixture has such a program header")
 }
 
+/// Where program header `entry` starts.
+fn program_header_at(bytes: &[u8], entry: usize) -> usize {
+    read_u64(bytes, 0x20) + entry * read_u16(bytes, 0x36)
+}
+
 /// Runs the check over the minimal fixture with `mutation` applied and
 /// returns the reason it was refused.
 fn refusal(test: &str, mutation: &Mutation) -> String {
@@ -289,4 +294,34 @@ fn a_code_segment_shortened_or_made_unexecutable_is_refused_by_the_check() {
         "a damaged shared library (a section of code or data is loaded without the permissions \
          it needs (read, write, execute)); reinstall the plugin, it may be truncated"
     );
+}
+
+const PT_TLS: u32 = 7;
+
+#[test]
+fn a_thread_local_segment_lost_or_shrunk_is_refused_by_the_check() {
+    let original = std::fs::read(fixture("minimal")).expect("the fixture reads");
+    let entry = program_header(&original, PT_TLS, 0);
+    // The high byte of its type: the loader no longer sees a TLS segment.
+    let lost = Mutation::ProgramHeader {
+        entry,
+        field: 3,
+        value: 0xbc,
+        width: 1,
+    };
+    // Its size in memory (bytes 40..48) down to its size in the file
+    // (bytes 32..40): the zeroed thread-locals after them fall outside.
+    let file_size = read_u64(&original, program_header_at(&original, entry) + 32);
+    let shrunk = Mutation::ProgramHeader {
+        entry,
+        field: 40,
+        value: file_size as u64,
+        width: 8,
+    };
+
+    let expected = "a damaged shared library (a thread-local section lies outside the \
+                    thread-local segment, or there is none); reinstall the plugin, it may be \
+                    truncated";
+    assert_eq!(refusal("tls-lost", &lost), expected);
+    assert_eq!(refusal("tls-shrunk", &shrunk), expected);
 }

@@ -79,7 +79,18 @@ fn a_panicking_scheduled_task_marks_its_plugin_failed_and_stops_its_tasks() {
             serde_json::json!({ "bystander": "started", "ticker": "failed" })
         );
         let instance = backend.get("/.greenroom/v1/instance", None).await;
-        assert_eq!(instance.json()["plugins"]["ticker"], "failed");
+        assert_eq!(
+            instance.json()["plugins"]["ticker"],
+            serde_json::json!({
+                "status": "failed",
+                "error": "failed while running: its scheduled task `tick` panicked: the tick \
+                          found its state broken"
+            })
+        );
+        assert_eq!(
+            instance.json()["plugins"]["bystander"],
+            serde_json::json!({ "status": "started" })
+        );
         let marked = backend
             .logs()
             .into_iter()

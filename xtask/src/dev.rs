@@ -1,9 +1,11 @@
 //! `cargo xtask dev`: build and install the plugins, run `greenroom start
-//! --dev`, and rebuild and reinstall a plugin crate whenever its sources
-//! change; the host reloads the file it sees replaced.
+//! --dev`, and rebuild whenever the sources of a crate under `plugins/`
+//! change (a plugin's, or an interface crate's), reinstalling each plugin
+//! whose library the build changed; the host reloads the file it sees
+//! replaced.
 
 use std::{
-    collections::BTreeSet,
+    collections::BTreeMap,
     path::PathBuf,
     process::{Child, Command},
     sync::mpsc,
@@ -25,7 +27,7 @@ const STOP_DEADLINE: Duration = Duration::from_secs(20);
 
 /// What the loop waits for.
 enum Event {
-    /// Files changed under these plugin crates' `src/`.
+    /// Files changed under the `src/` of crates in `plugins/`.
     Changed(Vec<PathBuf>),
     /// Ctrl-C or SIGTERM.
     Stop,
@@ -42,8 +44,7 @@ pub(crate) fn dev(host_args: &[&str]) -> anyhow::Result<()> {
             let _ = events.send(Event::Changed(paths));
         }
     })?;
-    for crate_dir in plugin_crates(&workspace) {
-        let sources = crate_dir.join("src");
+    for sources in crate_sources(&workspace)? {
         debouncer
             .watcher()
             .watch(sources.as_std_path(), RecursiveMode::Recursive)
@@ -51,19 +52,50 @@ pub(crate) fn dev(host_args: &[&str]) -> anyhow::Result<()> {
         println!("==> watching {sources}");
     }
 
+    let mut installed = Installed::now(&workspace);
     let mut host = start_host(&workspace, host_args)?;
-    let outcome = run_loop(&workspace, &receiver, &mut host);
+    let outcome = run_loop(&workspace, &receiver, &mut host, &mut installed);
     stop_host(&mut host)?;
     outcome
 }
 
-/// The directory of every plugin crate in the workspace.
-fn plugin_crates(workspace: &Workspace) -> Vec<Utf8PathBuf> {
-    workspace
-        .plugins
-        .iter()
-        .map(|plugin| plugin.dir.clone())
-        .collect()
+/// The `src/` directory of every crate under `plugins/`: plugins, and the
+/// interface crates they share.
+fn crate_sources(workspace: &Workspace) -> anyhow::Result<Vec<Utf8PathBuf>> {
+    let plugins = workspace.root.join("plugins");
+    let mut sources = Vec::new();
+    for entry in plugins
+        .read_dir_utf8()
+        .with_context(|| format!("cannot read {plugins}"))?
+    {
+        let sources_dir = entry?.path().join("src");
+        if sources_dir.is_dir() {
+            sources.push(sources_dir);
+        }
+    }
+    sources.sort();
+    Ok(sources)
+}
+
+/// When each plugin's built library was last written, as it was when that
+/// library was installed: a library written since is installed again.
+struct Installed(BTreeMap<String, Option<std::time::SystemTime>>);
+
+impl Installed {
+    fn now(workspace: &Workspace) -> Self {
+        Self(
+            workspace
+                .plugins
+                .iter()
+                .map(|plugin| (plugin.name.clone(), built(workspace, plugin)))
+                .collect(),
+        )
+    }
+}
+
+/// When `plugin`'s library in the target directory was last written.
+fn built(workspace: &Workspace, plugin: &build::PluginCrate) -> Option<std::time::SystemTime> {
+    modified(&workspace.target_dir.join(&plugin.library))
 }
 
 /// Starts `greenroom start --dev` in its own process group, so Ctrl-C at the
@@ -89,6 +121,7 @@ fn run_loop(
     workspace: &Workspace,
     receiver: &mpsc::Receiver<Event>,
     host: &mut Child,
+    installed: &mut Installed,
 ) -> anyhow::Result<()> {
     loop {
         if let Some(status) = host.try_wait()? {
@@ -104,7 +137,7 @@ fn run_loop(
                 while let Ok(Event::Changed(more)) = receiver.try_recv() {
                     paths.extend(more);
                 }
-                rebuild(workspace, &paths);
+                rebuild(workspace, &paths, installed);
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
@@ -113,49 +146,54 @@ fn run_loop(
 }
 
 /// Builds the workspace (one way of building, so the cache holds) and
-/// reinstalls the libraries of the crates whose sources changed. A failed
-/// build is reported and the running plugins stay.
-fn rebuild(workspace: &Workspace, paths: &[PathBuf]) {
-    let changed: BTreeSet<&build::PluginCrate> = workspace
-        .plugins
+/// reinstalls every plugin whose library the build wrote since it was last
+/// installed, whichever change led there: a library a failed build already
+/// wrote is installed after the next good one. A failed build is reported
+/// and the running plugins stay.
+fn rebuild(workspace: &Workspace, paths: &[PathBuf], installed: &mut Installed) {
+    let mut changed: Vec<String> = paths
         .iter()
-        .filter(|plugin| {
-            paths
-                .iter()
-                .any(|path| path.starts_with(plugin.dir.join("src")))
-        })
+        .filter_map(|path| path.strip_prefix(workspace.root.join("plugins")).ok())
+        .filter_map(|path| path.components().next())
+        .map(|component| component.as_os_str().to_string_lossy().into_owned())
         .collect();
+    changed.sort();
+    changed.dedup();
     if changed.is_empty() {
         return;
     }
-    let names: Vec<&str> = changed.iter().map(|plugin| plugin.name.as_str()).collect();
-    let built_before: Vec<_> = changed
-        .iter()
-        .map(|plugin| modified(&workspace.target_dir.join(&plugin.library)))
-        .collect();
     let started = Instant::now();
     if let Err(error) = build::cargo(
         &["build", "--workspace"],
-        &format!("sources of {} changed; rebuilding", names.join(", ")),
+        &format!(
+            "sources in plugins/{{{}}} changed; rebuilding",
+            changed.join(",")
+        ),
     ) {
         println!("==> build failed, the running plugins stay: {error:#}");
         return;
     }
-    for (plugin, before) in changed.into_iter().zip(built_before) {
-        if modified(&workspace.target_dir.join(&plugin.library)) == before {
-            println!(
-                "==> {} built to the same library; not reinstalled",
-                plugin.name
-            );
+    let mut reinstalled = 0;
+    for plugin in &workspace.plugins {
+        let now = built(workspace, plugin);
+        if installed.0.get(&plugin.name) == Some(&now) {
             continue;
         }
+        reinstalled += 1;
         match install(workspace, plugin) {
-            Ok(destination) => println!(
-                "==> reinstalled {destination} ({:.1} s after the change); the host reloads it",
-                started.elapsed().as_secs_f64()
-            ),
+            Ok(destination) => {
+                installed.0.insert(plugin.name.clone(), now);
+                println!(
+                    "==> reinstalled {destination} ({:.1} s after the change); the host reloads \
+                     it",
+                    started.elapsed().as_secs_f64()
+                );
+            }
             Err(error) => println!("==> cannot install {}: {error:#}", plugin.name),
         }
+    }
+    if reinstalled == 0 {
+        println!("==> no plugin's library changed; nothing reinstalled");
     }
 }
 

@@ -205,6 +205,10 @@ pub const DISCOVERY_SERVICE: &str = "core.discovery";
 /// The id of the host's database service ([`DatabaseService`]).
 pub const DATABASE_SERVICE: &str = "core.database";
 
+/// The version at which the host provides each of its services, and at
+/// which a plugin replaces or wraps one.
+pub const HOST_SERVICE_VERSION: &str = "1.0.0";
+
 /// The id of the host's logging service ([`LoggerService`]).
 pub const LOGGER_SERVICE: &str = "core.logger";
 

@@ -44,9 +44,10 @@ pub use host::{
     CACHE_SERVICE, CacheService, CacheService_TO, CacheServiceBox, ConfigOrigin,
     ConfigSubscriberBox, DATABASE_SERVICE, DISCOVERY_SERVICE, DatabaseService, DatabaseService_TO,
     DatabaseServiceBox, DatabaseSettings, DiscoveryService, DiscoveryService_TO,
-    DiscoveryServiceBox, Extension, HookBox, HostApi, HostApi_TO, HostBox, LOGGER_SERVICE,
-    LayoutRef, LogLevel, LogRecord, LoggerService, LoggerService_TO, LoggerServiceBox,
-    REPLACEABLE_SERVICES, RootMoment, ServiceFactoryBox, ServiceObject, TaskBox, TaskSchedule,
+    DiscoveryServiceBox, Extension, HOST_SERVICE_VERSION, HookBox, HostApi, HostApi_TO, HostBox,
+    LOGGER_SERVICE, LayoutRef, LogLevel, LogRecord, LoggerService, LoggerService_TO,
+    LoggerServiceBox, REPLACEABLE_SERVICES, RootMoment, ServiceFactoryBox, ServiceObject, TaskBox,
+    TaskSchedule,
 };
 pub use root::{PluginModule, PluginModuleRef};
 

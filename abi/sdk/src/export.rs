@@ -71,6 +71,7 @@ fn failed(what: &str, error: &Error) -> PluginError {
 
 /// Runs `body`, turning a panic into a [`PluginError`] with its message.
 pub(crate) fn catch<T>(body: impl FnOnce() -> Result<T, PluginError>) -> RResult<T, PluginError> {
+    let _catching = crate::log::Catching::begin();
     match panic::catch_unwind(AssertUnwindSafe(body)) {
         Ok(result) => result.into(),
         Err(payload) => RResult::RErr(init::panicked(payload)),

@@ -121,6 +121,7 @@ pub(crate) fn run_guarded<Fut>(
 where
     Fut: Future<Output = Result<(), Error>> + Send + 'static,
 {
+    let _catching = crate::log::Catching::begin();
     let future = match panic::catch_unwind(AssertUnwindSafe(start)) {
         Ok(future) => future,
         Err(payload) => {

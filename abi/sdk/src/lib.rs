@@ -82,6 +82,18 @@ pub use export::{ModuleEntry, PluginEntry, register};
 pub use extension::Registered;
 pub use greenroom_contract::{ErrorCode, INTERFACE_VERSION, PluginError, ServiceScope, http};
 pub use greenroom_sdk_macros::contained;
+
+/// The interfaces of the host services a plugin may replace or wrap, with
+/// their ids: a plugin provides one of these types under its id, at
+/// [`HOST_SERVICE_VERSION`](host_services::HOST_SERVICE_VERSION).
+pub mod host_services {
+    pub use greenroom_contract::{
+        CACHE_SERVICE, CacheService, CacheServiceBox, DATABASE_SERVICE, DISCOVERY_SERVICE,
+        DatabaseService, DatabaseServiceBox, DatabaseSettings, DiscoveryService,
+        DiscoveryServiceBox, HOST_SERVICE_VERSION, LOGGER_SERVICE, LogLevel, LogRecord,
+        LoggerService, LoggerServiceBox, REPLACEABLE_SERVICES,
+    };
+}
 pub use init::{BoxFuture, Executor, Inline, set_executor};
 pub use registrar::{ModuleRegistrar, PluginRegistrar};
 pub use service::{Service, contain};

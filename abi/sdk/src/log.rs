@@ -34,6 +34,25 @@ thread_local! {
     /// The message of the latest panic on this thread, for a catcher that
     /// only sees async_ffi's stand-in.
     static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// How many of the SDK's panic catchers this thread is inside.
+    static CATCHING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Marks this thread as inside one of the SDK's panic catchers while it
+/// lives, so that the panic hook leaves a panic caught there to the log.
+pub(crate) struct Catching(());
+
+impl Catching {
+    pub(crate) fn begin() -> Self {
+        CATCHING.with(|depth| depth.set(depth.get() + 1));
+        Self(())
+    }
+}
+
+impl Drop for Catching {
+    fn drop(&mut self) {
+        CATCHING.with(|depth| depth.set(depth.get().saturating_sub(1)));
+    }
 }
 
 /// What async_ffi panics with when a future it wraps panicked while polled;
@@ -51,8 +70,9 @@ pub(crate) fn install(host: &HostBox) {
         // The library has its own standard library and so its own panic
         // hook, which would print to stderr past the host's log. Panics in
         // plugin code the SDK runs are caught and reported as errors; this
-        // logs where each happened. Any other panic also goes to the hook
-        // found here: linked into a host or a test, that one is theirs.
+        // logs where each happened. Any other panic (outside every catcher
+        // of the SDK) also goes to the hook found here: linked into a host
+        // or a test, that one is theirs.
         let earlier = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             let message = crate::init::panic_message(info.payload());
@@ -60,7 +80,9 @@ pub(crate) fn install(host: &HostBox) {
                 LAST_PANIC.with(|last| *last.borrow_mut() = Some(message));
             }
             tracing::error!(target: "greenroom::panic", "plugin code panicked: {info}");
-            if CURRENT.with(|current| current.borrow().is_empty()) {
+            let caught = CATCHING.with(std::cell::Cell::get) > 0
+                || CURRENT.with(|current| !current.borrow().is_empty());
+            if !caught {
                 earlier(info);
             }
         }));

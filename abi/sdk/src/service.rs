@@ -55,6 +55,7 @@ pub fn contain_call<T, E>(
 where
     E: From<PluginError>,
 {
+    let _catching = log::Catching::begin();
     match panic::catch_unwind(AssertUnwindSafe(body)) {
         Ok(result) => result,
         Err(payload) => RResult::RErr(method_panicked(method, payload).into()),
@@ -73,6 +74,7 @@ where
     T: Send + 'static,
     E: From<PluginError> + Send + 'static,
 {
+    let _catching = log::Catching::begin();
     match panic::catch_unwind(AssertUnwindSafe(start)) {
         Ok(future) => Polled {
             future: Box::pin(future),
@@ -103,6 +105,7 @@ where
         let method = self.method;
         // Only a panic during this poll may lend its message.
         let _ = log::take_last_panic();
+        let _catching = log::Catching::begin();
         match panic::catch_unwind(AssertUnwindSafe(|| self.future.as_mut().poll(cx))) {
             Ok(polled) => polled,
             Err(payload) => Poll::Ready(RResult::RErr(method_panicked(method, payload).into())),

@@ -175,7 +175,40 @@ fn check_segments(file: &ElfFile64<'_, Endianness>) -> Result<(), CheckError> {
         return Err(damaged("two loadable segments overlap".to_string()));
     }
     check_placed_segments(file)?;
+    check_thread_locals(file)?;
     check_sections_loaded(file)
+}
+
+/// Checks that the thread-local segment covers every thread-local section:
+/// without it the loader sets up no thread-local storage, and the first
+/// thread-local the code touches (registration does) crashes.
+fn check_thread_locals(file: &ElfFile64<'_, Endianness>) -> Result<(), CheckError> {
+    let endian = file.endian();
+    let segment = file
+        .elf_program_headers()
+        .iter()
+        .find(|header| header.p_type(endian) == elf::PT_TLS)
+        .map(|header| {
+            let start = header.p_vaddr(endian);
+            (start, start.saturating_add(header.p_memsz(endian)))
+        });
+    for section in file.elf_section_table().iter() {
+        let size = section.sh_size(endian);
+        if !section.sh_flags(endian).contains(elf::SHF_TLS) || size == 0 {
+            continue;
+        }
+        let address = section.sh_addr(endian);
+        let covered = segment.is_some_and(|(start, end)| {
+            address >= start && address.checked_add(size).is_some_and(|last| last <= end)
+        });
+        if !covered {
+            return Err(damaged(
+                "a thread-local section lies outside the thread-local segment, or there is none"
+                    .to_string(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Checks that every section the program uses in memory with bytes from

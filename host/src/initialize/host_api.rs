@@ -656,7 +656,7 @@ impl FeatureHost {
         object: ServiceObject,
     ) -> Result<Vec<ServiceObject>, String> {
         let node = &self.feature.node;
-        let version = crate::backend::HOST_SERVICE_VERSION;
+        let version = crate::backend::host_service_version();
         if !requirement.matches(&version) {
             return Err(format!(
                 "{node} needs service `{id}` {requirement}, but the host provides version \

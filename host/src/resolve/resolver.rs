@@ -440,11 +440,15 @@ impl<'a> Resolver<'a> {
 
     fn providers(&self) -> Vec<(String, String)> {
         let services = self.services.iter().flat_map(|(id, provisions)| {
+            let wrapper = self.wrappers.get(id);
             provisions.iter().map(move |provision| {
-                (
-                    format!("service `{id}` {}", provision.version),
-                    provision.provider.to_string(),
-                )
+                let provider = match wrapper {
+                    Some(wrapper) => {
+                        format!("{}, wrapped by {}", provision.provider, wrapper.provider)
+                    }
+                    None => provision.provider.to_string(),
+                };
+                (format!("service `{id}` {}", provision.version), provider)
             })
         });
         let points = self.extension_points.iter().map(|(id, (node, version))| {

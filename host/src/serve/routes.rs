@@ -222,8 +222,8 @@ impl Routes {
             .cloned()
     }
 
-    /// Every plugin and whether it is ready, for the readiness body.
-    pub(crate) fn statuses(&self) -> Vec<(String, &'static str)> {
+    /// Every plugin, whether it is ready, and why it failed if it did.
+    pub(crate) fn statuses(&self) -> Vec<(String, &'static str, Option<String>)> {
         let routes = self
             .routes
             .read()
@@ -231,12 +231,12 @@ impl Routes {
         routes
             .iter()
             .map(|(id, route)| {
-                let status = match route {
-                    Route::Starting(_) => "starting",
-                    Route::Ready(_) | Route::Native(_) => "started",
-                    Route::Failed(_) => "failed",
+                let (status, reason) = match route {
+                    Route::Starting(_) => ("starting", None),
+                    Route::Ready(_) | Route::Native(_) => ("started", None),
+                    Route::Failed(reason) => ("failed", Some(reason.clone())),
                 };
-                (id.clone(), status)
+                (id.clone(), status, reason)
             })
             .collect()
     }
