@@ -288,7 +288,16 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 Format::Mermaid => GraphFormat::Mermaid,
             };
             print!("{}", render_graph(plan, &sources, format));
-            Ok(ExitCode::SUCCESS)
+            // A refused file is not in the graph: say so, as check does.
+            for report in backend.reports() {
+                if let greenroom_host::report::Status::Refused { reason, .. } = &report.status {
+                    eprintln!(
+                        "greenroom: {} was refused and is not in the graph: {reason}",
+                        report.file
+                    );
+                }
+            }
+            Ok(exit_code(backend.any_refused()))
         }
         Command::Inspect {
             paths,

@@ -626,3 +626,25 @@ digraph greenroom {
 "
     );
 }
+
+#[test]
+fn graph_names_a_refused_file_it_leaves_out_and_fails() {
+    let dir = scratch("graph-refused");
+    let file = dir.join("broken.so");
+    std::fs::write(&file, b"not an ELF file at all").expect("written");
+
+    let output = run_greenroom_with(
+        &["graph", "--format", "mermaid", "--plugins", dir.as_str()],
+        &[],
+    );
+
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stdout(&output), "flowchart LR\n");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "greenroom: {file} was refused and is not in the graph: "
+        )),
+        "{stderr}"
+    );
+}
