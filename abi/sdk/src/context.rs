@@ -396,8 +396,8 @@ pub struct Cache {
 }
 
 impl Cache {
-    /// The bytes under `key`, unless absent or expired (or the replacing
-    /// cache failed, which is logged).
+    /// The bytes under `key`, unless absent or expired (or the cache
+    /// service failed, which is logged).
     pub fn get(&self, key: &str) -> Option<Vec<u8>> {
         match &self.service {
             Some((cache, namespace)) => cache

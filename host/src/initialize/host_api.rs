@@ -1,12 +1,11 @@
 //! The host as one plugin or module sees it: the [`HostApi`] given to its
 //! initialization.
 
-use std::{
-    collections::BTreeMap,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
+mod provisions;
+
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicBool, Ordering},
 };
 
 use abi_stable::{
@@ -20,7 +19,7 @@ use greenroom_contract::{
     PluginError, RootMoment, ServiceFactoryBox, ServiceObject, TaskBox, TaskSchedule,
     http::HttpHandlerBox,
 };
-use semver::{Version, VersionReq};
+use semver::VersionReq;
 use tracing::level_filters::LevelFilter;
 
 use super::plugin_config::{PluginConfigs, to_abi};
@@ -30,131 +29,8 @@ use crate::{
     serve::Routes,
     services::Staging,
 };
-
-/// A service some feature provided during its initialization.
-#[derive(Clone)]
-struct Provided {
-    version: Version,
-    layout: LayoutRef,
-    made: Made,
-    provider: Node,
-    /// For a wrapper, what it wraps: the provision it took the place of,
-    /// `None` for a host service no plugin replaced.
-    wrapped: Option<Option<Box<Provided>>>,
-}
-
-impl Provided {
-    /// What `node` gets: a wrapper gets what it wraps, not itself.
-    fn seen_by(self, node: &Node) -> Option<Provided> {
-        match self.wrapped {
-            Some(inner) if self.provider == *node => inner.map(|inner| *inner),
-            _ => Some(self),
-        }
-    }
-
-    /// Whether `node` provided this, or what it wraps.
-    fn involves(&self, node: &Node) -> bool {
-        self.provider == *node
-            || self
-                .wrapped
-                .as_ref()
-                .and_then(Option::as_ref)
-                .is_some_and(|inner| inner.involves(node))
-    }
-
-    /// This provision without what `gone` provided: a wrapper that goes
-    /// leaves what it wrapped in its place.
-    fn without(mut self, gone: &[String]) -> Option<Provided> {
-        let is_gone = gone
-            .iter()
-            .any(|id| self.provider.plugin_id().as_str() == id);
-        let wrapped = self
-            .wrapped
-            .take()
-            .map(|inner| inner.and_then(|inner| inner.without(gone)).map(Box::new));
-        match (is_gone, wrapped) {
-            (true, Some(inner)) => inner.map(|inner| *inner),
-            (true, None) => None,
-            (false, wrapped) => Some(Provided { wrapped, ..self }),
-        }
-    }
-}
-
-/// How a provided service is handed out.
-#[derive(Clone)]
-enum Made {
-    /// One instance for everyone.
-    Once(ServiceObject),
-    /// One instance for each consuming plugin, made when it first asks.
-    PerPlugin {
-        factory: Arc<ServiceFactoryBox>,
-        made: Arc<Mutex<BTreeMap<String, ServiceObject>>>,
-    },
-}
-
-/// The services provided so far, by id.
-#[derive(Clone, Default)]
-pub(crate) struct Services {
-    /// A singleton's one provision, or every contribution to a multiton.
-    provided: BTreeMap<String, Vec<Provided>>,
-    /// What modules registered into each extension point, by its id.
-    extensions: BTreeMap<String, Vec<Registration>>,
-}
-
-/// A value a module registered into an extension point.
-#[derive(Clone)]
-struct Registration {
-    module: Node,
-    object: ServiceObject,
-}
-
-impl Services {
-    /// Forgets the services the plugins in `plugin_ids` (or their modules)
-    /// provided.
-    pub(crate) fn forget(&mut self, plugin_ids: &[String]) {
-        for provisions in self.provided.values_mut() {
-            *provisions = std::mem::take(provisions)
-                .into_iter()
-                .filter_map(|provided| provided.without(plugin_ids))
-                .collect();
-        }
-        self.provided.retain(|_, provisions| !provisions.is_empty());
-        for plugin_id in plugin_ids {
-            self.forget_extensions(plugin_id);
-        }
-    }
-
-    /// The single services `node` declared it provides or wraps but has not
-    /// provided.
-    pub(crate) fn unprovided<'a>(
-        &self,
-        node: &Node,
-        declared: &'a FeatureSet,
-    ) -> Vec<&'a crate::register::Service> {
-        declared
-            .services
-            .iter()
-            .filter(|service| !service.multiton)
-            .filter(|service| {
-                !self
-                    .provided
-                    .get(service.id.as_str())
-                    .is_some_and(|provisions| provisions.iter().any(|p| p.involves(node)))
-            })
-            .collect()
-    }
-
-    /// Forgets what the modules of plugin `plugin_id` registered into
-    /// extension points, before they initialize again.
-    pub(crate) fn forget_extensions(&mut self, plugin_id: &str) {
-        for registrations in self.extensions.values_mut() {
-            registrations
-                .retain(|registration| registration.module.plugin_id().as_str() != plugin_id);
-        }
-        self.extensions
-            .retain(|_, registrations| !registrations.is_empty());
-    }
-}
+pub(crate) use provisions::Services;
+use provisions::{Made, Provided, Registration};
 
 /// Services shared between every feature's host handle.
 pub(crate) type SharedServices = Arc<Mutex<Services>>;
@@ -480,7 +356,7 @@ impl FeatureHost {
     /// this feature's events: only when it declared a dependency on
     /// `core.logger`.
     fn logger(&self) -> Option<RArc<LoggerServiceBox>> {
-        if IN_LOGGER.with(std::cell::Cell::get) || self.undeclared(LOGGER_SERVICE).is_some() {
+        if IN_LOGGER.with(std::cell::Cell::get) || !self.declares(LOGGER_SERVICE) {
             return None;
         }
         let provided = self
@@ -581,16 +457,23 @@ impl FeatureHost {
     /// Why the feature may not have service `id`: it did not declare the
     /// dependency.
     fn undeclared(&self, id: &str) -> Option<PluginError> {
-        let declared =
-            self.feature.declared.dependencies.iter().any(|dependency| {
-                dependency.kind == DependencyKind::Service && dependency.id == id
-            });
-        let message = format!(
-            "{} asks for service `{id}` without declaring the dependency; declare it at \
-             registration with depends_on_service",
-            self.feature.node
-        );
-        (!declared).then(|| PluginError::new(ErrorCode::UNDECLARED, message))
+        (!self.declares(id)).then(|| {
+            let message = format!(
+                "{} asks for service `{id}` without declaring the dependency; declare it at \
+                 registration with depends_on_service",
+                self.feature.node
+            );
+            PluginError::new(ErrorCode::UNDECLARED, message)
+        })
+    }
+
+    /// Whether the feature declared a dependency on service `id`.
+    fn declares(&self, id: &str) -> bool {
+        self.feature
+            .declared
+            .dependencies
+            .iter()
+            .any(|dependency| dependency.kind == DependencyKind::Service && dependency.id == id)
     }
 
     /// Every provision of service `id` the feature may have: the one of a
