@@ -248,3 +248,40 @@ fn a_row_written_to_postgres_survives_a_restart_in_the_plugins_own_schema() {
         );
     });
 }
+
+#[test]
+fn a_plugins_database_directory_another_host_holds_is_refused_with_its_pid() {
+    let data = scratch("core-database-held");
+    let held = data.join("notes");
+    std::fs::create_dir_all(&held).expect("scratch directories can be made");
+    // Another host: a lock on the directory's lock file, from another open
+    // file, as another process would hold it.
+    let mut other = std::fs::File::create(held.join("database.lock")).expect("created");
+    other.try_lock().expect("nothing else holds it");
+    std::io::Write::write_all(&mut other, b"4242").expect("written");
+
+    let refused = runtime().block_on(async {
+        Backend::new()
+            .no_plugins_dir()
+            .private_dir(scratch("core-database-held-copies"))
+            .file(fixture("notes"))
+            .database(DatabaseClient::Sqlite {
+                directory: data.clone(),
+            })
+            .load()
+            .unwrap()
+            .start()
+            .await
+            .err()
+            .expect("the notes plugin cannot have its database")
+            .to_string()
+    });
+
+    assert!(
+        refused.contains(&format!(
+            "the database directory {held} is in use by another process (pid 4242), another \
+             greenroom host; give each host its own backend.database.directory"
+        )),
+        "{refused}"
+    );
+}

@@ -5,7 +5,15 @@
 //! which the host creates the first time the plugin asks. The host hands
 //! out where the database is; the plugin brings its own client library.
 
-use camino::Utf8PathBuf;
+use std::{
+    collections::BTreeMap,
+    fs::{File, TryLockError},
+    io::{Read as _, Write as _},
+    path::PathBuf,
+    sync::Mutex,
+};
+
+use camino::{Utf8Path, Utf8PathBuf};
 
 /// Where plugins' databases live.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +65,7 @@ impl DatabaseClient {
                          backend.database.directory"
                     )
                 })?;
+                hold(&dir)?;
                 let file = std::path::absolute(dir.join("database.sqlite"))
                     .map_err(|error| error.to_string())?;
                 Ok(Assigned {
@@ -76,6 +85,56 @@ impl DatabaseClient {
             }
         }
     }
+}
+
+/// The plugins' database directories this process holds, each by a lock
+/// on its `database.lock`, for as long as the process runs: two hosts
+/// writing one plugin's database would each believe it alone.
+static HELD: Mutex<BTreeMap<PathBuf, File>> = Mutex::new(BTreeMap::new());
+
+/// Holds `dir` for this process, unless another process holds it; within
+/// the process (generations of a reloaded plugin, hosts a test starts) it
+/// is held once.
+fn hold(dir: &Utf8Path) -> Result<(), String> {
+    let cannot = |error: &dyn std::fmt::Display| {
+        format!("cannot lock the database directory {dir}: {error}")
+    };
+    let key = std::fs::canonicalize(dir).map_err(|error| cannot(&error))?;
+    let mut held = HELD.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if held.contains_key(&key) {
+        return Ok(());
+    }
+    let path = dir.join("database.lock");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|error| cannot(&error))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            let by = if holder.is_empty() {
+                "another process".to_string()
+            } else {
+                format!("another process (pid {holder})")
+            };
+            return Err(format!(
+                "the database directory {dir} is in use by {by}, another greenroom host; give \
+                 each host its own backend.database.directory"
+            ));
+        }
+        Err(TryLockError::Error(error)) => return Err(cannot(&error)),
+    }
+    // Who holds it, for the message another host gives.
+    let _ = file.set_len(0);
+    let _ = write!(file, "{}", std::process::id());
+    held.insert(key, file);
+    Ok(())
 }
 
 /// Creates `schema` in the PostgreSQL database at `connection` unless it
