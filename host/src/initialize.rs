@@ -137,6 +137,7 @@ pub async fn initialize(plan: &Plan, features: Features, options: InitOptions) -
         .routes
         .starting(plan.plugins.keys().map(ToString::to_string));
     shared.core.scheduler.on_panic(panic_handler(&shared));
+    features.config.on_panic(panic_handler(&shared));
     shared.core.scheduler.start();
     let features = Arc::new(features);
     let mut done: BTreeMap<PluginId, watch::Sender<Option<bool>>> = BTreeMap::new();
@@ -291,6 +292,14 @@ impl PluginJob {
         let node = Node::Plugin(self.id.clone());
         let clock = Instant::now();
         let outcome = self.init(&node).await;
+        // A task it started during its initialization may have panicked.
+        let outcome = match (
+            outcome,
+            self.shared.routes.take_failed_starting(self.id.as_str()),
+        ) {
+            (Ok(()), Some(reason)) => Err(format!("{reason}, during its initialization")),
+            (outcome, _) => outcome,
+        };
         let mut result = PluginResult::finished(&self.id, outcome, clock.elapsed(), modules);
         result.failure_allowed = (self.options.allow_failure)(&node);
         if result.status == FeatureStatus::Started {
@@ -298,7 +307,10 @@ impl PluginJob {
             if let Some(panic) = self.run_startup_hooks().await {
                 let reason = format!("a startup hook {panic}");
                 tracing::error!("plugin `{}` is marked failed: {reason}", self.id);
-                self.shared.core.scheduler.remove_plugin(self.id.as_str());
+                self.shared
+                    .core
+                    .scheduler
+                    .remove_generation(self.id.as_str(), self.shared.staging);
                 self.shared.routes.failed(self.id.as_str(), reason.clone());
                 result.status = FeatureStatus::Failed;
                 result.error = Some(reason);
@@ -505,10 +517,10 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// What the host does when a running plugin's scheduled task panics: the
-/// plugin's state can no longer be trusted, so its routes answer 503 with
-/// the reason and its tasks stop, until it is reloaded or the host
-/// restarts; every other plugin goes on.
+/// What the host does when a running plugin's scheduled task or
+/// configuration subscriber panics: the plugin's state can no longer be
+/// trusted, so its routes answer 503 with the reason and its tasks stop,
+/// until it is reloaded or the host restarts; every other plugin goes on.
 fn panic_handler(shared: &Shared) -> crate::services::PanicHandler {
     let routes = shared.routes.clone();
     let scheduler = Arc::downgrade(&shared.core.scheduler);
@@ -518,8 +530,10 @@ fn panic_handler(shared: &Shared) -> crate::services::PanicHandler {
              reloaded or the host restarts"
         );
         routes.failed_running(plugin_id, reason);
+        // Only the running generation's tasks panic here; a new generation
+        // initializing beside it keeps its own, which start at its swap.
         if let Some(scheduler) = scheduler.upgrade() {
-            scheduler.remove_plugin(plugin_id);
+            scheduler.remove_generation(plugin_id, None);
         }
     })
 }

@@ -25,7 +25,7 @@ use tokio::{
     task::JoinHandle,
 };
 
-pub use watcher::{Changed, DEBOUNCE, WatchError, WatchKind, Watcher};
+pub use watcher::{Changed, DEBOUNCE, WatchError, WatchKind, Watcher, is_change};
 
 use crate::{
     backend::configure,

@@ -158,3 +158,82 @@ fn a_panicking_startup_hook_fails_its_plugin_and_skips_its_dependents() {
         assert_eq!(backend.stop().await, Vec::<String>::new());
     });
 }
+
+fn register_quiet(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin.init(|_| async {
+        tracing::info!("quiet started");
+        Ok(())
+    });
+    Ok(())
+}
+
+// The SDK linked into a host that installed no subscriber is the host's
+// subscriber too: the host's event for a forwarded one used to come back to
+// the forwarder until the stack overflowed.
+#[test]
+fn an_embedded_host_without_a_subscriber_restarts_a_linked_in_plugin() {
+    runtime().block_on(async {
+        let mut running = greenroom_host::Backend::new()
+            .no_plugins_dir()
+            .private_dir(crate::artifacts::scratch("panics-quiet"))
+            .add_static(
+                "quiet",
+                greenroom_sdk::root_module! { plugins: { "quiet" => register_quiet } },
+            )
+            .load()
+            .expect("it loads")
+            .start()
+            .await
+            .expect("it starts");
+
+        let restarted = running.restart_plugin("quiet").await.expect("it restarts");
+
+        assert_eq!(
+            restarted.status,
+            FeatureStatus::Started,
+            "{:?}",
+            restarted.error
+        );
+        assert_eq!(running.stop().await, Vec::<String>::new());
+    });
+}
+
+fn register_hasty(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin.init(|context| async move {
+        context.schedule_every("early", Duration::from_millis(5), || async {
+            panic!("the early task found nothing to work on");
+        })?;
+        // Still initializing when the task first runs.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok(())
+    });
+    Ok(())
+}
+
+#[test]
+fn a_task_that_panics_while_its_plugin_initializes_fails_the_initialization() {
+    runtime().block_on(async {
+        let backend = TestBackend::builder()
+            .add_static(
+                "hasty",
+                greenroom_sdk::root_module! { plugins: { "hasty" => register_hasty } },
+            )
+            .failure_policy(Arc::new(|_: &Node| true))
+            .start()
+            .await
+            .expect("the policy lets it fail");
+
+        let hasty = backend.report().plugin("hasty").expect("it is reported");
+        assert_eq!(hasty.status, FeatureStatus::Failed);
+        assert_eq!(
+            hasty.error.as_deref(),
+            Some(
+                "its scheduled task `early` panicked: the early task found nothing to work on, \
+                 during its initialization"
+            )
+        );
+        let answered = backend.get("/api/hasty/", None).await;
+        assert_eq!(answered.status, 503);
+        assert_eq!(backend.stop().await, Vec::<String>::new());
+    });
+}

@@ -15,7 +15,7 @@ use std::{
 use anyhow::Context as _;
 use camino::{Utf8Path, Utf8PathBuf};
 use greenroom_host::platform::LIBRARY_EXTENSION;
-use notify_debouncer_mini::{DebounceEventResult, new_debouncer, notify::RecursiveMode};
+use notify_debouncer_mini::notify::{self, RecursiveMode, Watcher as _};
 
 use crate::build::{self, Workspace};
 
@@ -38,15 +38,17 @@ pub(crate) fn dev(host_args: &[&str]) -> anyhow::Result<()> {
     let workspace = build::build_and_install()?;
     let (events, receiver) = mpsc::channel();
     spawn_signal_thread(events.clone())?;
-    let mut debouncer = new_debouncer(SETTLE, move |result: DebounceEventResult| {
-        if let Ok(changes) = result {
-            let paths = changes.into_iter().map(|change| change.path).collect();
-            let _ = events.send(Event::Changed(paths));
+    // Only changes count: cargo reading the sources it builds would
+    // otherwise start the next build, and so on forever.
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event
+            && greenroom_host::reload::is_change(&event.kind)
+        {
+            let _ = events.send(Event::Changed(event.paths));
         }
     })?;
     for sources in crate_sources(&workspace)? {
-        debouncer
-            .watcher()
+        watcher
             .watch(sources.as_std_path(), RecursiveMode::Recursive)
             .with_context(|| format!("cannot watch {sources}"))?;
         println!("==> watching {sources}");
@@ -133,14 +135,26 @@ fn run_loop(
                 return Ok(());
             }
             Ok(Event::Changed(paths)) => {
-                let mut paths = paths;
-                while let Ok(Event::Changed(more)) = receiver.try_recv() {
-                    paths.extend(more);
-                }
+                let Some(paths) = settle(receiver, paths) else {
+                    println!("==> Ctrl-C: stopping the host");
+                    return Ok(());
+                };
                 rebuild(workspace, &paths, installed);
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+        }
+    }
+}
+
+/// Gathers changes until none came for [`SETTLE`], so that an editor's
+/// several writes make one build; `None` when Ctrl-C came meanwhile.
+fn settle(receiver: &mpsc::Receiver<Event>, mut paths: Vec<PathBuf>) -> Option<Vec<PathBuf>> {
+    loop {
+        match receiver.recv_timeout(SETTLE) {
+            Ok(Event::Changed(more)) => paths.extend(more),
+            Ok(Event::Stop) => return None,
+            Err(_) => return Some(paths),
         }
     }
 }

@@ -34,6 +34,8 @@ thread_local! {
     /// The message of the latest panic on this thread, for a catcher that
     /// only sees async_ffi's stand-in.
     static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// Whether this thread is forwarding an event to the host.
+    static FORWARDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// How many of the SDK's panic catchers this thread is inside.
     static CATCHING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
@@ -152,6 +154,13 @@ impl Subscriber for Forwarder {
     fn record_follows_from(&self, _span: &span::Id, _follows: &span::Id) {}
 
     fn event(&self, event: &Event<'_>) {
+        // Linked into a host that installed no subscriber, this forwarder is
+        // the host's too: the host's own event for a forwarded one would
+        // come back here, round and round. It is dropped instead.
+        if FORWARDING.with(|forwarding| forwarding.replace(true)) {
+            return;
+        }
+        let _done = Forwarded;
         let mut fields = Fields::default();
         event.record(&mut fields);
         let record = LogRecord {
@@ -174,6 +183,15 @@ impl Subscriber for Forwarder {
     fn enter(&self, _span: &span::Id) {}
 
     fn exit(&self, _span: &span::Id) {}
+}
+
+/// Ends forwarding on this thread when dropped.
+struct Forwarded;
+
+impl Drop for Forwarded {
+    fn drop(&mut self) {
+        FORWARDING.with(|forwarding| forwarding.set(false));
+    }
 }
 
 #[derive(Default)]

@@ -30,6 +30,7 @@ struct Subscriber {
 pub struct PluginConfigs {
     slices: RwLock<BTreeMap<String, PluginSlice>>,
     subscribers: Mutex<BTreeMap<String, Vec<Subscriber>>>,
+    on_panic: Mutex<Option<crate::services::PanicHandler>>,
 }
 
 impl PluginConfigs {
@@ -38,7 +39,16 @@ impl PluginConfigs {
         Self {
             slices: RwLock::new(slices),
             subscribers: Mutex::default(),
+            on_panic: Mutex::default(),
         }
+    }
+
+    /// Calls `handler` each time a subscriber panics (after logging it).
+    pub(crate) fn on_panic(&self, handler: crate::services::PanicHandler) {
+        *self
+            .on_panic
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(handler);
     }
 
     /// The plugin's slice now (`null` when it has none).
@@ -88,6 +98,11 @@ impl PluginConfigs {
     /// Calls every subscriber of the plugins `changed` with its new slice,
     /// all at once, each within `timeout`; returns one line per failure.
     pub async fn notify(&self, changed: &[String], timeout: Duration) -> Vec<String> {
+        let on_panic = self
+            .on_panic
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
         let calls: Vec<_> = {
             let subscribers = self
                 .subscribers
@@ -101,7 +116,7 @@ impl PluginConfigs {
                     let callback = subscriber.callback.clone();
                     let node = subscriber.node.clone();
                     let span = subscriber.span.clone();
-                    call(callback, node, slice, timeout).instrument(span)
+                    call(callback, node, slice, timeout, on_panic.clone()).instrument(span)
                 })
                 .collect()
         };
@@ -114,6 +129,7 @@ async fn call(
     node: Node,
     slice: PluginSlice,
     timeout: Duration,
+    on_panic: Option<crate::services::PanicHandler>,
 ) -> Option<String> {
     let future = callback.changed(slice.value.to_string().into(), to_abi(&slice.origins));
     let outcome = match tokio::time::timeout(timeout, PluginFuture(future)).await {
@@ -125,6 +141,14 @@ async fn call(
     };
     let error = outcome.err()?;
     tracing::error!(%error, "{node}'s configuration subscriber failed");
+    if crate::boundary::is_panic(&error)
+        && let Some(on_panic) = on_panic
+    {
+        on_panic(
+            node.plugin_id().as_str(),
+            format!("its configuration subscriber {error}"),
+        );
+    }
     Some(format!("{node}: configuration subscriber: {error}"))
 }
 
@@ -138,4 +162,67 @@ pub(crate) fn to_abi(origins: &[ValueOrigin]) -> RVec<ConfigOrigin> {
             secret: origin.secret,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use abi_stable::{sabi_trait::TD_Opaque, std_types::RResult};
+    use async_ffi::{FfiFuture, FutureExt as _};
+    use greenroom_contract::{
+        ErrorCode, PluginError,
+        host::{ConfigSubscriber, ConfigSubscriber_TO},
+    };
+
+    use super::*;
+    use crate::register::PluginId;
+
+    /// A subscriber whose code panics, as the SDK reports it.
+    struct Panicking;
+
+    impl ConfigSubscriber for Panicking {
+        fn changed(
+            &self,
+            _config: RString,
+            _origins: RVec<ConfigOrigin>,
+        ) -> FfiFuture<RResult<(), PluginError>> {
+            let error = PluginError::new(ErrorCode::PANICKED, "the new mode is unknown");
+            async move { RResult::RErr(error) }.into_ffi()
+        }
+    }
+
+    fn slice(value: serde_json::Value) -> BTreeMap<String, PluginSlice> {
+        let slice = PluginSlice {
+            value,
+            origins: Vec::new(),
+        };
+        BTreeMap::from([("tuner".to_string(), slice)])
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_subscriber_that_panics_is_reported_to_the_panic_handler() {
+        let configs = PluginConfigs::new(slice(serde_json::json!({"mode": "a"})));
+        let node = Node::Plugin(PluginId::parse("plugin id", "tuner").unwrap());
+        let subscriber = ConfigSubscriber_TO::from_value(Panicking, TD_Opaque);
+        configs.subscribe(node, subscriber, tracing::Span::none());
+        let reported: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+        let into = reported.clone();
+        configs.on_panic(Arc::new(move |plugin_id: &str, reason: String| {
+            into.lock().unwrap().push((plugin_id.to_string(), reason));
+        }));
+
+        let changed = configs.replace(slice(serde_json::json!({"mode": "b"})));
+        let failures = configs.notify(&changed, Duration::from_secs(1)).await;
+
+        assert_eq!(
+            failures,
+            ["plugin `tuner`: configuration subscriber: panicked: the new mode is unknown"]
+        );
+        assert_eq!(
+            *reported.lock().unwrap(),
+            [(
+                "tuner".to_string(),
+                "its configuration subscriber panicked: the new mode is unknown".to_string()
+            )]
+        );
+    }
 }

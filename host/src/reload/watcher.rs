@@ -87,8 +87,10 @@ fn kind_of(known: &BTreeMap<PathBuf, WatchKind>, path: &std::path::Path) -> Opti
         .flatten()
 }
 
-/// Whether an event reports a change to a file, not just its use.
-fn is_change(kind: &EventKind) -> bool {
+/// Whether an event reports a change to a file, not just its use (the
+/// system also reports opening and reading a file, which a watcher's own
+/// reads, or a compiler's, would otherwise count).
+pub fn is_change(kind: &EventKind) -> bool {
     matches!(
         kind,
         EventKind::Any | EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_)

@@ -71,6 +71,9 @@ pub enum Phase {
 #[derive(Default)]
 pub struct Routes {
     routes: RwLock<BTreeMap<String, Route>>,
+    /// Why plugins still initializing already failed (a task they started
+    /// panicked); their initialization reports it when it ends.
+    failed_starting: std::sync::Mutex<BTreeMap<String, String>>,
     generations: RwLock<BTreeMap<String, u64>>,
     phase: AtomicU8,
     in_flight: AtomicUsize,
@@ -205,12 +208,29 @@ impl Routes {
     }
 
     /// Takes a running plugin out of service for `reason`, such as a panic
-    /// in its code.
+    /// in its code. A plugin still initializing keeps the reason until
+    /// [`Routes::take_failed_starting`].
     pub(crate) fn failed_running(&self, plugin_id: &str, reason: String) {
-        self.write().insert(
+        let mut routes = self.write();
+        if let Some(Route::Starting(_)) = routes.get(plugin_id) {
+            self.failed_starting
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .insert(plugin_id.to_string(), reason);
+            return;
+        }
+        routes.insert(
             plugin_id.to_string(),
             Route::Failed(format!("failed while running: {reason}")),
         );
+    }
+
+    /// Why plugin `plugin_id` failed while it was still initializing, once.
+    pub(crate) fn take_failed_starting(&self, plugin_id: &str) -> Option<String> {
+        self.failed_starting
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(plugin_id)
     }
 
     /// The route of a plugin, if it is installed.

@@ -200,6 +200,19 @@ impl Scheduler {
         lock(&self.tasks).retain(|task| task.staged != Some(staging));
     }
 
+    /// Stops and forgets the tasks of one generation of a plugin: the
+    /// running one (`staged` is `None`) or one waiting in a staging; the
+    /// other generation's go on.
+    pub(crate) fn remove_generation(&self, plugin_id: &str, staged: Option<Staging>) {
+        lock(&self.tasks).retain(|task| {
+            let removed = task.plugin_id == plugin_id && task.staged == staged;
+            if removed {
+                task.abort();
+            }
+            !removed
+        });
+    }
+
     /// Stops and forgets a plugin's tasks (at its shutdown or restart).
     pub fn remove_plugin(&self, plugin_id: &str) {
         lock(&self.tasks).retain(|task| {
@@ -381,5 +394,29 @@ mod tests {
         tick(&scheduler, &clock).await;
         tick(&scheduler, &clock).await;
         assert_eq!(counts(&[&old, &new]), [2, 0]);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn removing_one_generation_s_tasks_leaves_the_other_s() {
+        let clock = Arc::new(ManualClock::default());
+        let scheduler = Scheduler::new(clock.clone(), Duration::from_secs(5));
+        let old = add(&scheduler, "shared", None);
+        let staging = scheduler.stage();
+        let new = add(&scheduler, "shared", Some(staging));
+
+        // The new generation failed (a startup hook panicked): the old
+        // generation's task goes on.
+        scheduler.remove_generation("web", Some(staging));
+        tick(&scheduler, &clock).await;
+        assert_eq!(counts(&[&old, &new]), [1, 0]);
+
+        // The old generation's task panicked while a new one initialized:
+        // the new one's runs after its swap.
+        let staging = scheduler.stage();
+        let newer = add(&scheduler, "shared", Some(staging));
+        scheduler.remove_generation("web", None);
+        scheduler.commit(staging, &["web".to_string()]);
+        tick(&scheduler, &clock).await;
+        assert_eq!(counts(&[&old, &new, &newer]), [1, 0, 1]);
     }
 }
