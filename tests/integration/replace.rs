@@ -614,3 +614,58 @@ fn a_logger_wrapper_sees_the_events_of_the_plugins_that_depend_on_it() {
         assert_eq!(backend.stop().await, Vec::<String>::new());
     });
 }
+
+/// A logger whose sink is gone.
+struct Broken;
+
+#[contained]
+impl LoggerService for Broken {
+    fn log(
+        &self,
+        _plugin_id: RString,
+        _module_id: RString,
+        _record: LogRecord,
+    ) -> RResult<(), PluginError> {
+        panic!("the log sink is gone")
+    }
+}
+
+fn register_broken_logger(plugin: &mut PluginRegistrar) -> Result<(), Error> {
+    plugin
+        .provides_service("core.logger", "1.0.0", greenroom_sdk::ServiceScope::Root)
+        .init(|context| async move {
+            let broken = LoggerServiceBox::from_value(Broken, TD_Opaque);
+            context.provide("core.logger", "1.0.0", broken)
+        });
+    Ok(())
+}
+
+#[test]
+fn a_logger_that_panics_is_bypassed_and_no_event_is_lost() {
+    runtime().block_on(async {
+        let backend = TestBackend::builder()
+            .file(plugin("hello"))
+            .add_static("broken", greenroom_sdk::root_module! { plugins: { "broken-logger" => register_broken_logger } })
+            .start()
+            .await
+            .expect("the backend starts");
+        let captured = backend.capture();
+        assert_eq!(backend.stop().await, Vec::<String>::new());
+
+        // Both of hello's events (at start and at stop) reach the host's
+        // log; the logger is called for the first only.
+        let messages: Vec<String> = captured.events().into_iter().map(|event| event.message).collect();
+        let count = |text: &str| messages.iter().filter(|message| message.contains(text)).count();
+        assert_eq!(count("plugin hello initialized"), 1, "{messages:#?}");
+        assert_eq!(count("hello says goodbye"), 1, "{messages:#?}");
+        assert_eq!(
+            count(
+                "plugin `broken-logger`, which provides core.logger, panicked: \
+                 `LoggerService::log` panicked: the log sink is gone; plugins' events go to the \
+                 host's log until it is reloaded"
+            ),
+            1,
+            "{messages:#?}"
+        );
+    });
+}

@@ -127,7 +127,7 @@ impl HostApi for FeatureHost {
     fn log(&self, record: LogRecord) {
         let (plugin_id, module_id) = (self.plugin_id(), self.module_id());
         self.feature.span.in_scope(|| match self.logger() {
-            Some(logger) => {
+            Some((logger, provider)) => {
                 let logged = IN_LOGGER.with(|inside| {
                     inside.set(true);
                     let logged = logger.log(plugin_id.clone(), module_id.clone(), record.clone());
@@ -136,11 +136,7 @@ impl HostApi for FeatureHost {
                 });
                 if let RResult::RErr(error) = logged {
                     emit(plugin_id.as_str(), module_id.as_str(), &record);
-                    tracing::warn!(
-                        "the plugin providing core.logger failed, so this event of plugin \
-                         `{plugin_id}` went to the host's log: {}",
-                        crate::boundary::describe(&error)
-                    );
+                    self.logger_failed(&provider, &error);
                 }
             }
             None => emit(plugin_id.as_str(), module_id.as_str(), &record),
@@ -355,22 +351,53 @@ impl FeatureHost {
     /// The logger a plugin provides, in the host's place or around it, for
     /// this feature's events: only when it declared a dependency on
     /// `core.logger`.
-    fn logger(&self) -> Option<RArc<LoggerServiceBox>> {
+    fn logger(&self) -> Option<(RArc<LoggerServiceBox>, Node)> {
         if IN_LOGGER.with(std::cell::Cell::get) || !self.declares(LOGGER_SERVICE) {
             return None;
         }
-        let provided = self
+        let provided = {
+            let services = self
+                .shared
+                .services
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if services.logger_panicked {
+                return None;
+            }
+            services
+                .provided
+                .get(LOGGER_SERVICE)?
+                .first()?
+                .clone()
+                .seen_by(&self.feature.node)?
+        };
+        let object = self.instance_of(LOGGER_SERVICE, provided.made).ok()?;
+        Some((object.downcast::<LoggerServiceBox>()?, provided.provider))
+    }
+
+    /// Reports a logger's failure to record an event (which went to the
+    /// host's log instead). After a panic the logger is not called again
+    /// until one is provided anew, as when its plugin is reloaded.
+    fn logger_failed(&self, provider: &Node, error: &PluginError) {
+        let reason = crate::boundary::describe(error);
+        if error.code != ErrorCode::PANICKED {
+            tracing::warn!(
+                "{provider}, which provides core.logger, failed to record an event, which went \
+                 to the host's log: {reason}"
+            );
+            return;
+        }
+        let mut services = self
             .shared
             .services
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .provided
-            .get(LOGGER_SERVICE)?
-            .first()?
-            .clone()
-            .seen_by(&self.feature.node)?;
-        let object = self.instance_of(LOGGER_SERVICE, provided.made).ok()?;
-        object.downcast::<LoggerServiceBox>()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !std::mem::replace(&mut services.logger_panicked, true) {
+            tracing::error!(
+                "{provider}, which provides core.logger, {reason}; plugins' events go to the \
+                 host's log until it is reloaded"
+            );
+        }
     }
 
     fn provide(&self, id: &str, version: &str, object: ServiceObject) -> Result<(), String> {
@@ -427,6 +454,9 @@ impl FeatureHost {
             .services
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if id == LOGGER_SERVICE {
+            services.logger_panicked = false;
+        }
         let provisions = services.provided.entry(id.to_string()).or_default();
         if declared.multiton {
             provisions.retain(|other| other.provider != *node);

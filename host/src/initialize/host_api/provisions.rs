@@ -79,6 +79,9 @@ pub(crate) struct Services {
     pub(super) provided: BTreeMap<String, Vec<Provided>>,
     /// What modules registered into each extension point, by its id.
     pub(super) extensions: BTreeMap<String, Vec<Registration>>,
+    /// Whether the logger plugins provide panicked: events then go to the
+    /// host's log until a logger is provided again.
+    pub(super) logger_panicked: bool,
 }
 
 /// A value a module registered into an extension point.
