@@ -329,9 +329,24 @@ fn a_wrapper_sits_between_a_service_and_its_consumers() {
     runtime().block_on(async {
         // The consumer is added first: the order comes from the dependencies.
         let backend = TestBackend::builder()
-            .add_static("reader", greenroom_sdk::root_module! { plugins: { "text-reader" => register_text_reader } })
-            .add_static("loud", greenroom_sdk::root_module! { plugins: { "loud-text" => register_loud_text } })
-            .add_static("original", greenroom_sdk::root_module! { plugins: { "original-text" => register_original_text } })
+            .add_static(
+                "reader",
+                greenroom_sdk::root_module! {
+                    plugins: { "text-reader" => register_text_reader },
+                },
+            )
+            .add_static(
+                "loud",
+                greenroom_sdk::root_module! {
+                    plugins: { "loud-text" => register_loud_text },
+                },
+            )
+            .add_static(
+                "original",
+                greenroom_sdk::root_module! {
+                    plugins: { "original-text" => register_original_text },
+                },
+            )
             .start()
             .await
             .expect("the backend starts");
@@ -375,9 +390,24 @@ fn register_named_reader(plugin: &mut PluginRegistrar) -> Result<(), Error> {
 fn a_plugin_scoped_service_makes_one_instance_per_consumer_when_asked() {
     runtime().block_on(async {
         let backend = TestBackend::builder()
-            .add_static("named", greenroom_sdk::root_module! { plugins: { "named-greeting" => register_named_greeting } })
-            .add_static("ann", greenroom_sdk::root_module! { plugins: { "ann" => register_named_reader } })
-            .add_static("bob", greenroom_sdk::root_module! { plugins: { "bob" => register_named_reader } })
+            .add_static(
+                "named",
+                greenroom_sdk::root_module! {
+                    plugins: { "named-greeting" => register_named_greeting },
+                },
+            )
+            .add_static(
+                "ann",
+                greenroom_sdk::root_module! {
+                    plugins: { "ann" => register_named_reader },
+                },
+            )
+            .add_static(
+                "bob",
+                greenroom_sdk::root_module! {
+                    plugins: { "bob" => register_named_reader },
+                },
+            )
             .start()
             .await
             .expect("the backend starts");

@@ -130,10 +130,27 @@ fn register_fragile_user(plugin: &mut PluginRegistrar) -> Result<(), Error> {
 fn a_panicking_startup_hook_fails_its_plugin_and_skips_its_dependents() {
     runtime().block_on(async {
         let backend = TestBackend::builder()
-            .add_static("fragile", greenroom_sdk::root_module! { plugins: { "fragile" => register_fragile } })
-            .add_static("user", greenroom_sdk::root_module! { plugins: { "fragile-user" => register_fragile_user } })
-            .add_static("bystander", greenroom_sdk::root_module! { plugins: { "bystander" => register_bystander } })
-            .failure_policy(Arc::new(|node: &Node| node.plugin_id().as_str() != "bystander"))
+            .add_static(
+                "fragile",
+                greenroom_sdk::root_module! {
+                    plugins: { "fragile" => register_fragile },
+                },
+            )
+            .add_static(
+                "user",
+                greenroom_sdk::root_module! {
+                    plugins: { "fragile-user" => register_fragile_user },
+                },
+            )
+            .add_static(
+                "bystander",
+                greenroom_sdk::root_module! {
+                    plugins: { "bystander" => register_bystander },
+                },
+            )
+            .failure_policy(Arc::new(|node: &Node| {
+                node.plugin_id().as_str() != "bystander"
+            }))
             .start()
             .await
             .expect("the policy lets them fail");

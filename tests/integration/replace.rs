@@ -121,9 +121,24 @@ fn register_undeclared_cache_user(plugin: &mut PluginRegistrar) -> Result<(), Er
 fn a_wrapper_around_the_hosts_cache_sees_the_calls_of_the_plugins_that_depend_on_it() {
     runtime().block_on(async {
         let backend = TestBackend::builder()
-            .add_static("declared", greenroom_sdk::root_module! { plugins: { "declared-user" => register_declared_cache_user } })
-            .add_static("undeclared", greenroom_sdk::root_module! { plugins: { "undeclared-user" => register_undeclared_cache_user } })
-            .add_static("metered", greenroom_sdk::root_module! { plugins: { "metered-cache" => register_metered_cache } })
+            .add_static(
+                "declared",
+                greenroom_sdk::root_module! {
+                    plugins: { "declared-user" => register_declared_cache_user },
+                },
+            )
+            .add_static(
+                "undeclared",
+                greenroom_sdk::root_module! {
+                    plugins: { "undeclared-user" => register_undeclared_cache_user },
+                },
+            )
+            .add_static(
+                "metered",
+                greenroom_sdk::root_module! {
+                    plugins: { "metered-cache" => register_metered_cache },
+                },
+            )
             .start()
             .await
             .expect("the backend starts");
@@ -227,10 +242,30 @@ fn register_undeclared_discovery_user(plugin: &mut PluginRegistrar) -> Result<()
 fn discovery_replaced_and_wrapped_answers_the_plugins_that_depend_on_it() {
     runtime().block_on(async {
         let backend = TestBackend::builder()
-            .add_static("declared", greenroom_sdk::root_module! { plugins: { "declared-user" => register_declared_discovery_user } })
-            .add_static("undeclared", greenroom_sdk::root_module! { plugins: { "undeclared-user" => register_undeclared_discovery_user } })
-            .add_static("wrapper", greenroom_sdk::root_module! { plugins: { "search-elsewhere" => register_search_elsewhere } })
-            .add_static("gateway", greenroom_sdk::root_module! { plugins: { "gateway" => register_gateway } })
+            .add_static(
+                "declared",
+                greenroom_sdk::root_module! {
+                    plugins: { "declared-user" => register_declared_discovery_user },
+                },
+            )
+            .add_static(
+                "undeclared",
+                greenroom_sdk::root_module! {
+                    plugins: { "undeclared-user" => register_undeclared_discovery_user },
+                },
+            )
+            .add_static(
+                "wrapper",
+                greenroom_sdk::root_module! {
+                    plugins: { "search-elsewhere" => register_search_elsewhere },
+                },
+            )
+            .add_static(
+                "gateway",
+                greenroom_sdk::root_module! {
+                    plugins: { "gateway" => register_gateway },
+                },
+            )
             .discovery_endpoint("catalog", "http://catalog.invalid/api/catalog")
             .start()
             .await
@@ -309,8 +344,18 @@ fn a_wrapper_around_the_hosts_database_service_passes_on_what_the_host_assigns()
     let data = scratch("replace-database");
     runtime().block_on(async {
         let backend = TestBackend::builder()
-            .add_static("user", greenroom_sdk::root_module! { plugins: { "database-user" => register_database_user } })
-            .add_static("audited", greenroom_sdk::root_module! { plugins: { "audited-database" => register_audited_database } })
+            .add_static(
+                "user",
+                greenroom_sdk::root_module! {
+                    plugins: { "database-user" => register_database_user },
+                },
+            )
+            .add_static(
+                "audited",
+                greenroom_sdk::root_module! {
+                    plugins: { "audited-database" => register_audited_database },
+                },
+            )
             .database(DatabaseClient::Sqlite {
                 directory: data.clone(),
             })
@@ -342,11 +387,19 @@ fn register_scheduler_wrapper(plugin: &mut PluginRegistrar) -> Result<(), Error>
 fn wrapping_a_host_service_the_host_keeps_is_refused_before_anything_runs() {
     runtime().block_on(async {
         let started = TestBackend::builder()
-            .add_static("wrapper", greenroom_sdk::root_module! { plugins: { "scheduler-wrapper" => register_scheduler_wrapper } })
+            .add_static(
+                "wrapper",
+                greenroom_sdk::root_module! {
+                    plugins: { "scheduler-wrapper" => register_scheduler_wrapper },
+                },
+            )
             .start()
             .await;
 
-        let error = started.err().expect("resolution refuses the wrapper").to_string();
+        let error = started
+            .err()
+            .expect("resolution refuses the wrapper")
+            .to_string();
         assert!(
             error.contains(
                 "plugin `scheduler-wrapper` provides service `core.scheduler`, which the host \
@@ -389,8 +442,18 @@ fn register_asks_each_time(plugin: &mut PluginRegistrar) -> Result<(), Error> {
 fn a_wrapper_asking_after_it_provided_gets_what_it_wraps_not_itself() {
     runtime().block_on(async {
         let backend = TestBackend::builder()
-            .add_static("wrapper", greenroom_sdk::root_module! { plugins: { "asks-each-time" => register_asks_each_time } })
-            .add_static("user", greenroom_sdk::root_module! { plugins: { "declared-user" => register_declared_discovery_user } })
+            .add_static(
+                "wrapper",
+                greenroom_sdk::root_module! {
+                    plugins: { "asks-each-time" => register_asks_each_time },
+                },
+            )
+            .add_static(
+                "user",
+                greenroom_sdk::root_module! {
+                    plugins: { "declared-user" => register_declared_discovery_user },
+                },
+            )
             .start()
             .await
             .expect("the backend starts");
@@ -412,14 +475,29 @@ fn register_restarted_wrapper(plugin: &mut PluginRegistrar) -> Result<(), Error>
 fn a_restarted_wrapper_takes_its_own_place_instead_of_wrapping_itself() {
     runtime().block_on(async {
         let mut backend = TestBackend::builder()
-            .add_static("wrapper", greenroom_sdk::root_module! { plugins: { "wrapper" => register_restarted_wrapper } })
-            .add_static("user", greenroom_sdk::root_module! { plugins: { "declared-user" => register_declared_cache_user } })
+            .add_static(
+                "wrapper",
+                greenroom_sdk::root_module! {
+                    plugins: { "wrapper" => register_restarted_wrapper },
+                },
+            )
+            .add_static(
+                "user",
+                greenroom_sdk::root_module! {
+                    plugins: { "declared-user" => register_declared_cache_user },
+                },
+            )
             .start()
             .await
             .expect("the backend starts");
         for plugin in ["wrapper", "wrapper", "declared-user"] {
             let restarted = backend.restart_plugin(plugin).await.expect("it restarts");
-            assert_eq!(restarted.status, FeatureStatus::Started, "{:?}", restarted.error);
+            assert_eq!(
+                restarted.status,
+                FeatureStatus::Started,
+                "{:?}",
+                restarted.error
+            );
         }
 
         // The user's round trip at the start and after its restart, each
@@ -467,8 +545,18 @@ fn register_wrapping_database_never_provided(plugin: &mut PluginRegistrar) -> Re
 fn a_replacement_or_wrapper_that_provides_nothing_fails_instead_of_being_bypassed() {
     runtime().block_on(async {
         let builder = TestBackend::builder()
-            .add_static("cache", greenroom_sdk::root_module! { plugins: { "forgetful-cache" => register_replacing_cache_never_provided } })
-            .add_static("database", greenroom_sdk::root_module! { plugins: { "forgetful-database" => register_wrapping_database_never_provided } });
+            .add_static(
+                "cache",
+                greenroom_sdk::root_module! {
+                    plugins: { "forgetful-cache" => register_replacing_cache_never_provided },
+                },
+            )
+            .add_static(
+                "database",
+                greenroom_sdk::root_module! {
+                    plugins: { "forgetful-database" => register_wrapping_database_never_provided },
+                },
+            );
 
         assert_eq!(
             aborted(builder).await,
@@ -587,7 +675,12 @@ fn a_logger_wrapper_sees_the_events_of_the_plugins_that_depend_on_it() {
             .file(plugin("hello"))
             .file(fixture("counter-provider"))
             .file(fixture("counter-consumer"))
-            .add_static("marking", greenroom_sdk::root_module! { plugins: { "marking-logger" => register_marking_logger } })
+            .add_static(
+                "marking",
+                greenroom_sdk::root_module! {
+                    plugins: { "marking-logger" => register_marking_logger },
+                },
+            )
             .start()
             .await
             .expect("the backend starts");
@@ -608,7 +701,9 @@ fn a_logger_wrapper_sees_the_events_of_the_plugins_that_depend_on_it() {
         assert_eq!(of("hello"), ["plugin hello initialized [marked]"]);
         let counted = of("counter-user");
         assert!(
-            counted.len() == 1 && counted[0].starts_with("counted ") && !counted[0].contains("[marked]"),
+            counted.len() == 1
+                && counted[0].starts_with("counted ")
+                && !counted[0].contains("[marked]"),
             "{counted:?}"
         );
         assert_eq!(backend.stop().await, Vec::<String>::new());
@@ -645,7 +740,12 @@ fn a_logger_that_panics_is_bypassed_and_no_event_is_lost() {
     runtime().block_on(async {
         let backend = TestBackend::builder()
             .file(plugin("hello"))
-            .add_static("broken", greenroom_sdk::root_module! { plugins: { "broken-logger" => register_broken_logger } })
+            .add_static(
+                "broken",
+                greenroom_sdk::root_module! {
+                    plugins: { "broken-logger" => register_broken_logger },
+                },
+            )
             .start()
             .await
             .expect("the backend starts");
@@ -654,8 +754,17 @@ fn a_logger_that_panics_is_bypassed_and_no_event_is_lost() {
 
         // Both of hello's events (at start and at stop) reach the host's
         // log; the logger is called for the first only.
-        let messages: Vec<String> = captured.events().into_iter().map(|event| event.message).collect();
-        let count = |text: &str| messages.iter().filter(|message| message.contains(text)).count();
+        let messages: Vec<String> = captured
+            .events()
+            .into_iter()
+            .map(|event| event.message)
+            .collect();
+        let count = |text: &str| {
+            messages
+                .iter()
+                .filter(|message| message.contains(text))
+                .count()
+        };
         assert_eq!(count("plugin hello initialized"), 1, "{messages:#?}");
         assert_eq!(count("hello says goodbye"), 1, "{messages:#?}");
         assert_eq!(
